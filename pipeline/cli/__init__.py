@@ -1,0 +1,58 @@
+"""The ``wirewatch`` command. Subcommands load lazily so ``--help`` stays fast.
+
+To add a subcommand, add a module under pipeline/cli/ exposing a click command or group
+and name it in COMMANDS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module, help shown in `wirewatch --help`)
+    "run": ("pipeline.cli.run", "Run the whole pipeline (embedded stack unless servers are set)."),
+    "stack": ("pipeline.cli.stack", "Manage the local Kafka broker and Elasticsearch node."),
+    "search": ("pipeline.cli.search", "Search indexed articles from the terminal."),
+    "schemas": ("pipeline.cli.schemas", "Export or check the topic JSON Schemas."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[cmd_name][0])
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="wirewatch")
+def cli(verbose: int) -> None:
+    """Wirewatch: poll news feeds, deduplicate stories, extract who said what, alert.
+
+    With no WIREWATCH_KAFKA_BOOTSTRAP / WIREWATCH_ES_URL set, commands use the local Kafka
+    broker and Elasticsearch node that `wirewatch stack up` manages under ~/.wirewatch.
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main() -> None:
+    cli(prog_name="wirewatch")

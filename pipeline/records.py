@@ -1,0 +1,210 @@
+"""Records crossing stage boundaries, one class per Kafka topic value.
+
+Each is a frozen pydantic model that forbids unknown fields; ``schemas/`` holds the JSON
+Schema exported from it (``wirewatch schemas export``) and a test keeps the two equal.
+Bump ``SCHEMA_VERSION`` on any change a consumer could notice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=False).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str):  # -> Self
+        return cls.model_validate_json(data)
+
+
+# --- poll -> fetch/extract -> Kafka: wirewatch.articles.raw -------------------------------
+
+
+class Article(Record):
+    """One article as polled from a feed and fetched from its page."""
+
+    schema_version: int = SCHEMA_VERSION
+    id: str = Field(description="sha1 hex of the normalised URL; the Kafka key and ES _id")
+    url: str = Field(description="the link as the feed gave it")
+    normalized_url: str
+    canonical_url: str | None = Field(None, description="<link rel=canonical> of the page")
+    feed_url: str
+    feed_name: str | None = None
+    outlet: str | None = Field(None, description="site name, e.g. 'Reuters'")
+    domain: str = Field(description="registered host of the normalised URL, lower case")
+    title: str
+    summary: str | None = Field(None, description="the feed's own summary, HTML stripped")
+    text: str = Field(description="main text: from the page, or the feed summary as fallback")
+    authors: list[str] = Field(default_factory=list)
+    published_at: datetime | None = None
+    fetched_at: datetime = Field(default_factory=utcnow)
+    language: str | None = None
+    tags: list[str] = Field(default_factory=list, description="tags of the feed it came from")
+    text_source: Literal["page", "feed"] = Field(
+        "page", description="'feed' when the page could not be fetched or extracted"
+    )
+    text_note: str | None = Field(None, description="why the page text was not used")
+
+
+# --- dedup -> wirewatch.articles.deduped ----------------------------------------------------
+
+
+class StoryRef(Record):
+    """Where an article sits in its story cluster (the same story from many outlets)."""
+
+    cluster_id: str = Field(description="stable id of the story cluster")
+    canonical_id: str = Field(description="article id of the cluster's canonical copy")
+    match: Literal["new", "url", "content", "near"] = Field(
+        description="how it joined: first of its story, same URL, same body, near-duplicate"
+    )
+    similarity: float | None = Field(None, description="estimated Jaccard for 'near'")
+    size: int = Field(1, description="copies in the cluster when this one was seen")
+    outlets: list[str] = Field(default_factory=list, description="outlets seen so far")
+
+
+class DedupedArticle(Record):
+    article: Article
+    story: StoryRef
+
+
+# --- enrich -> wirewatch.articles.enriched --------------------------------------------------
+
+
+class Span(Record):
+    start: int
+    end: int
+    text: str
+
+
+class Quantity(Record):
+    start: int
+    end: int
+    text: str
+    value: float | None = None
+    unit: str | None = Field(None, description="'percent', 'km', a currency code, ...")
+
+
+class Entity(Record):
+    start: int
+    end: int
+    text: str
+    label: str = Field(description="spaCy label: PERSON, ORG, GPE, LOC, NORP, ...")
+    canonical: str = Field(description="canonical actor name this mention resolves to")
+
+
+class Actor(Record):
+    """One canonical actor in an article, with its mention count."""
+
+    canonical: str
+    type: str
+    mentions: int
+    wikidata: str | None = None
+
+
+class Claim(Record):
+    source: Span | None = Field(None, description="who, as written: 'Gerasimov', 'he'")
+    cue: Span | None = Field(None, description="'said', 'claimed', 'according to'")
+    content: Span
+    speaker: str | None = Field(None, description="canonical actor the source resolves to")
+    kind: Literal["direct", "indirect", "mixed"]
+    quantities: list[Quantity] = Field(default_factory=list)
+
+
+class EnrichedArticle(Record):
+    article: Article
+    story: StoryRef
+    entities: list[Entity] = Field(default_factory=list)
+    actors: list[Actor] = Field(default_factory=list)
+    claims: list[Claim] = Field(default_factory=list)
+    quantities: list[Quantity] = Field(default_factory=list)
+    enriched_at: datetime = Field(default_factory=utcnow)
+    enrichment_errors: list[str] = Field(
+        default_factory=list, description="extractors that failed on this article, and why"
+    )
+
+
+# --- alerting -------------------------------------------------------------------------------
+
+
+class Delivery(Record):
+    type: Literal["webhook", "slack"]
+    url: str
+    secret_env: str | None = Field(
+        None, description="environment variable holding the HMAC secret (never the secret)"
+    )
+
+
+class AlertRule(Record):
+    """An analyst's watch: a boolean query; value of the compacted wirewatch.alert-rules."""
+
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    name: str
+    query: str = Field(description='boolean query: actor:"Vladimir Putin" AND (Kursk OR ceasefire)')
+    languages: list[str] = Field(default_factory=list, description="empty: any language")
+    outlets: list[str] = Field(default_factory=list, description="empty: any outlet")
+    deliver: list[Delivery] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Alert(Record):
+    """One alert per rule per story cluster; later copies update it instead of re-firing."""
+
+    schema_version: int = SCHEMA_VERSION
+    id: str = Field(description="rule id + ':' + cluster id")
+    rule_id: str
+    rule_name: str
+    cluster_id: str
+    article_id: str
+    title: str
+    url: str
+    outlet: str | None = None
+    matched_terms: list[str] = Field(default_factory=list)
+    copies: int = 1
+    fired_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = None
+
+
+# --- failures -------------------------------------------------------------------------------
+
+
+class DeadLetter(Record):
+    """A record a stage could not process, with the reason; value of wirewatch.dead-letter.
+
+    The same facts travel as Kafka headers (stage, reason, time, original offset).
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    stage: str = Field(description="dedup, enrich, index, alert, poll, ...")
+    reason: str
+    error_type: str
+    failed_at: datetime = Field(default_factory=utcnow)
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    payload: str = Field(description="the original value, UTF-8 with replacement characters")
+
+
+#: The value record of each topic, by topic name (see pipeline.topics).
+TOPIC_RECORDS: dict[str, type[Record]] = {
+    "wirewatch.articles.raw": Article,
+    "wirewatch.articles.deduped": DedupedArticle,
+    "wirewatch.articles.enriched": EnrichedArticle,
+    "wirewatch.alerts": Alert,
+    "wirewatch.alert-rules": AlertRule,
+    "wirewatch.dead-letter": DeadLetter,
+}

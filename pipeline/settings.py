@@ -1,0 +1,64 @@
+"""Typed settings, one environment variable per setting (prefix ``WIREWATCH_``).
+
+Secrets are ``SecretStr``: they print as ``**********`` in logs, reprs and ``--help``.
+With neither ``WIREWATCH_KAFKA_BOOTSTRAP`` nor ``WIREWATCH_ES_URL`` set, the product runs
+on its embedded default: the local Kafka broker and Elasticsearch node it manages itself.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.home() / ".wirewatch"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WIREWATCH_", extra="ignore")
+
+    # Where the managed stack keeps its artifacts, data and logs, and the poller its state.
+    home: Path = Field(default_factory=_default_home)
+
+    # Kafka. Unset bootstrap means "use the managed local broker".
+    kafka_bootstrap: str | None = None
+    kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_SSL | SASL_PLAINTEXT
+    kafka_sasl_mechanism: str | None = None  # SCRAM-SHA-512 in production
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topic_partitions: int = 4
+
+    # Elasticsearch. Unset URL means "use the managed local node".
+    es_url: str | None = None
+    es_username: str | None = None
+    es_password: SecretStr | None = None
+    es_api_key: SecretStr | None = None
+    es_ca_certs: Path | None = None
+    index_alias: str = "wirewatch-articles"
+    alerts_index: str = "wirewatch-alerts"
+
+    # Fetching. Private, loopback and link-local addresses are refused unless listed here
+    # as CIDR networks (e.g. "127.0.0.0/8,::1/128" for the local demo and tests).
+    fetch_allow_networks: str = ""
+    fetch_max_bytes: int = 10 * 1024 * 1024
+    fetch_timeout_s: float = 20.0
+    fetch_max_redirects: int = 5
+    user_agent: str = "Wirewatch/0.1 (+https://github.com/wirewatch/wirewatch)"
+
+    # Faust worker.
+    worker_web_port: int = 6066
+
+    @property
+    def embedded(self) -> bool:
+        """True when no external servers are configured: the product manages its own."""
+        return not self.kafka_bootstrap and not self.es_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

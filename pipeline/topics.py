@@ -1,0 +1,74 @@
+"""Every Kafka topic the pipeline uses: name, key, value schema, partitions, retention.
+
+This is the one place topic facts live; the Faust app, the producers, the Kubernetes
+KafkaTopic manifests and the tests all read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str  # what the message key is, for humans and manifests
+    schema: str  # file name in schemas/ describing the value
+    partitions: int = 4
+    retention_ms: int = 7 * DAY_MS
+    compacted: bool = False
+
+
+ARTICLES_RAW = Topic(
+    name="wirewatch.articles.raw",
+    key="article id (sha1 of the normalised URL)",
+    schema="article.schema.json",
+)
+ARTICLES_DEDUPED = Topic(
+    name="wirewatch.articles.deduped",
+    key="article id",
+    schema="deduped-article.schema.json",
+)
+ARTICLES_ENRICHED = Topic(
+    name="wirewatch.articles.enriched",
+    key="article id",
+    schema="enriched-article.schema.json",
+)
+ALERTS = Topic(
+    name="wirewatch.alerts",
+    key="alert id (rule id + story cluster id)",
+    schema="alert.schema.json",
+    retention_ms=30 * DAY_MS,
+)
+ALERT_RULES = Topic(
+    name="wirewatch.alert-rules",
+    key="rule id; a null value deletes the rule",
+    schema="alert-rule.schema.json",
+    partitions=1,
+    compacted=True,
+)
+DEAD_LETTER = Topic(
+    name="wirewatch.dead-letter",
+    key="original key",
+    schema="dead-letter.schema.json",
+    partitions=1,
+    retention_ms=30 * DAY_MS,
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    ARTICLES_RAW,
+    ARTICLES_DEDUPED,
+    ARTICLES_ENRICHED,
+    ALERTS,
+    ALERT_RULES,
+    DEAD_LETTER,
+)
+
+
+def by_name(name: str) -> Topic:
+    for topic in ALL_TOPICS:
+        if topic.name == name:
+            return topic
+    raise KeyError(f"unknown topic {name!r}")
