@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     kafka_username: str | None = None
     kafka_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
-    topic_partitions: int = 4
+    # Prepended to every topic name (pipeline.topics.qualified); tests use it to isolate runs.
+    topic_prefix: str = ""
 
     # Elasticsearch. Unset URL means "use the managed local node".
     es_url: str | None = None

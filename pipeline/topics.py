@@ -67,6 +67,11 @@ ALL_TOPICS: tuple[Topic, ...] = (
 )
 
 
+def qualified(topic: Topic, prefix: str) -> str:
+    """The topic's name on the broker: ``WIREWATCH_TOPIC_PREFIX`` + name."""
+    return f"{prefix}{topic.name}"
+
+
 def by_name(name: str) -> Topic:
     for topic in ALL_TOPICS:
         if topic.name == name:
