@@ -1,0 +1,1 @@
+"""Alert stage: rule language, matcher, rule index, rule store, delivery, Faust agents."""

@@ -1,0 +1,276 @@
+"""Evaluate every rule against every article without scanning every rule.
+
+Each rule is indexed under its *anchors*: a set of article features at least one of which
+every matching article must have (a word, an actor name, an outlet ...). For an article we
+look up only the rules anchored on features it has, then run their full query. Rules with
+no anchor (only possible with NOT at the top, e.g. ``lang:en NOT sport`` still has one)
+are evaluated for every article; they are rare and counted in ``RuleIndex.unanchored``.
+
+Once per rule per story cluster: ``AlertTracker`` keeps per-alert state in a mapping (a
+Faust Table in the worker, a dict in tests). The first matching copy of a story fires the
+alert; later copies bump ``copies`` and produce an update, which delivery indexes but
+does not send to webhooks again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.alerts.matcher import ActorNames, ArticleView, IdentityNames, Matcher, actor_names
+from pipeline.alerts.query import (
+    And,
+    Node,
+    Not,
+    Or,
+    QuerySyntaxError,
+    Term,
+    parse,
+    positive_only,
+)
+from pipeline.records import Alert, AlertRule, EnrichedArticle, utcnow
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (feature kind, case-folded value)
+
+
+class RuleError(ValueError):
+    """A rule that cannot be used: bad syntax or a query that would match everything."""
+
+
+def check_rule(rule: AlertRule) -> Node:
+    """Parse and vet a rule; raise QuerySyntaxError or RuleError. Used when adding one."""
+    node = parse(rule.query)
+    if not positive_only(node):
+        raise QuerySyntaxError("a rule needs at least one term that is not negated", rule.query, 0)
+    return node
+
+
+def anchors(node: Node, registry: ActorNames) -> frozenset[Key] | None:
+    """Features of which a matching article must have at least one; None if unknown."""
+    if isinstance(node, Term):
+        field = node.field
+        if field in ("text", "title", "body"):
+            # the longest word of a phrase: a cheap guess at the rarest one
+            return frozenset({("w", max(node.tokens, key=len))})
+        if field in ("actor", "speaker"):
+            kind = "a" if field == "actor" else "s"
+            return frozenset((kind, n) for n in actor_names(registry, node.value))
+        value = " ".join(node.value.split()).casefold()
+        if field == "domain":
+            return None  # subdomains match too: no exact key
+        if field == "lang":
+            return frozenset({("l", value.split("-")[0])})
+        return frozenset({({"outlet": "o", "tag": "t"}[field], value)})
+    if isinstance(node, Not):
+        return None
+    if isinstance(node, Or):
+        union: set[Key] = set()
+        for child in node.children:
+            sub = anchors(child, registry)
+            if sub is None:
+                return None
+            union |= sub
+        return frozenset(union)
+    if isinstance(node, And):
+        options = [a for a in (anchors(c, registry) for c in node.children) if a]
+        if not options:
+            return None
+        return min(options, key=_selectivity)
+    raise TypeError(f"not a query node: {node!r}")
+
+
+#: how common each feature kind tends to be: actors are rarer than words, languages common
+_KIND_RANK = {"a": 0, "s": 0, "t": 1, "o": 1, "w": 2, "l": 3}
+
+
+def _selectivity(keys: frozenset[Key]) -> tuple[int, int, int]:
+    """Sort key for the anchor of an AND: rarest kind, fewest keys, longest word."""
+    worst = max(_KIND_RANK[kind] for kind, _ in keys)
+    return (worst, len(keys), -min(len(value) for _, value in keys))
+
+
+def article_keys(view: ArticleView) -> Iterable[Key]:
+    for word in view.all_words:
+        yield ("w", word)
+    for name in view.actors:
+        yield ("a", name)
+    for name in view.speakers:
+        yield ("s", name)
+    if view.outlet:
+        yield ("o", view.outlet)
+    if view.lang:
+        yield ("l", view.lang.split("-")[0])
+    for tag in view.tags:
+        yield ("t", tag)
+
+
+@dataclass
+class CompiledRule:
+    rule: AlertRule
+    matcher: Matcher
+    anchors: frozenset[Key] | None
+    outlets: frozenset[str]
+    languages: frozenset[str]
+
+    def passes_filters(self, view: ArticleView) -> bool:
+        if self.outlets and view.outlet not in self.outlets and view.domain not in self.outlets:
+            return False
+        return not self.languages or view.lang.split("-")[0] in self.languages
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: AlertRule
+    matched_terms: list[str]
+
+
+class RuleIndex:
+    """All live rules, indexed by anchor. ``upsert``/``remove`` as the rules topic changes."""
+
+    def __init__(self, registry: ActorNames | None = None) -> None:
+        self.registry = registry or IdentityNames()
+        self.rules: dict[str, CompiledRule] = {}
+        self._by_key: dict[Key, set[str]] = {}
+        self.unanchored: set[str] = set()
+        self.rejected: dict[str, str] = {}  # rule id -> why it is not evaluated
+        self.errors = 0  # evaluations that raised; the rule is skipped, the worker goes on
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def upsert(self, rule: AlertRule) -> bool:
+        """Add or replace a rule. A bad rule is logged and kept out, never raised."""
+        self.remove(rule.id)
+        try:
+            node = check_rule(rule)
+            compiled = CompiledRule(
+                rule=rule,
+                matcher=Matcher(node, self.registry),
+                anchors=anchors(node, self.registry),
+                outlets=frozenset(o.casefold() for o in rule.outlets),
+                languages=frozenset(lang.casefold().split("-")[0] for lang in rule.languages),
+            )
+        except Exception as exc:
+            self.rejected[rule.id] = f"{type(exc).__name__}: {exc}"
+            log.warning("alert rule %s (%s) not loaded: %s", rule.id, rule.name, exc)
+            return False
+        self.rules[rule.id] = compiled
+        if compiled.anchors is None:
+            self.unanchored.add(rule.id)
+        else:
+            for key in compiled.anchors:
+                self._by_key.setdefault(key, set()).add(rule.id)
+        return True
+
+    def remove(self, rule_id: str) -> None:
+        self.rejected.pop(rule_id, None)
+        compiled = self.rules.pop(rule_id, None)
+        if compiled is None:
+            return
+        self.unanchored.discard(rule_id)
+        for key in compiled.anchors or ():
+            ids = self._by_key.get(key)
+            if ids is not None:
+                ids.discard(rule_id)
+                if not ids:
+                    del self._by_key[key]
+
+    def candidates(self, view: ArticleView) -> set[str]:
+        found = set(self.unanchored)
+        by_key = self._by_key
+        for key in article_keys(view):
+            ids = by_key.get(key)
+            if ids:
+                found |= ids
+        return found
+
+    def evaluate(self, enriched: EnrichedArticle) -> list[Match]:
+        view = ArticleView.of(enriched, self.registry)
+        out: list[Match] = []
+        for rule_id in sorted(self.candidates(view)):
+            compiled = self.rules[rule_id]
+            try:
+                if compiled.passes_filters(view) and compiled.matcher.matches(view):
+                    out.append(Match(compiled.rule, compiled.matcher.matched_terms(view)))
+            except Exception:
+                self.errors += 1
+                log.exception("alert rule %s failed on article %s", rule_id, enriched.article.id)
+        return out
+
+    def evaluate_all(self, enriched: EnrichedArticle) -> list[Match]:
+        """The same result by scanning every rule: the reference the index is tested against."""
+        view = ArticleView.of(enriched, self.registry)
+        return [
+            Match(c.rule, c.matcher.matched_terms(view))
+            for rule_id, c in sorted(self.rules.items())
+            if c.passes_filters(view) and c.matcher.matches(view)
+        ]
+
+
+def alert_id(rule_id: str, cluster_id: str) -> str:
+    return f"{rule_id}:{cluster_id}"
+
+
+def candidate_alert(match: Match, enriched: EnrichedArticle) -> Alert:
+    """What one matching article proposes; AlertTracker decides fire, update or ignore."""
+    article = enriched.article
+    return Alert(
+        id=alert_id(match.rule.id, enriched.story.cluster_id),
+        rule_id=match.rule.id,
+        rule_name=match.rule.name,
+        cluster_id=enriched.story.cluster_id,
+        article_id=article.id,
+        title=article.title,
+        url=article.url,
+        outlet=article.outlet,
+        matched_terms=match.matched_terms,
+        copies=1,
+        published_at=article.published_at,
+    )
+
+
+#: article ids remembered per alert to recognise redelivered copies (bounded state)
+MAX_SEEN = 500
+
+
+class AlertTracker:
+    """Once per rule per story cluster, over a mapping alert id -> JSON-able state.
+
+    The state must live where the alert id's partition is processed (the candidate topic
+    is keyed by alert id), so every copy of a story meets the same state.
+    """
+
+    def __init__(self, state: MutableMapping[str, Any]) -> None:
+        self.state = state
+
+    def observe(self, candidate: Alert) -> Alert | None:
+        """The Alert to publish: copies=1 fires, copies>1 updates; None for a redelivery."""
+        current = self.state.get(candidate.id)
+        if current is None:
+            fired = candidate.model_copy(update={"copies": 1, "fired_at": utcnow()})
+            self.state[candidate.id] = {
+                "alert": fired.model_dump(mode="json"),
+                "seen": [candidate.article_id],
+            }
+            return fired
+        seen: list[str] = list(current["seen"])
+        if candidate.article_id in seen:
+            return None
+        first = Alert.model_validate(current["alert"])
+        terms = list(dict.fromkeys([*first.matched_terms, *candidate.matched_terms]))
+        updated = first.model_copy(update={"copies": first.copies + 1, "matched_terms": terms})
+        seen.append(candidate.article_id)
+        # reassign (not mutate) so a Faust Table records the change in its changelog
+        self.state[candidate.id] = {
+            "alert": updated.model_dump(mode="json"),
+            "seen": seen[-MAX_SEEN:],
+        }
+        return updated
+
+
+def is_first_firing(alert: Alert) -> bool:
+    return alert.copies == 1

@@ -1,0 +1,159 @@
+"""The rule index (candidate lookup) and once-per-cluster alert tracking."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from pipeline.alerts.engine import (
+    AlertTracker,
+    RuleIndex,
+    anchors,
+    candidate_alert,
+    check_rule,
+)
+from pipeline.alerts.matcher import ActorNames
+from pipeline.alerts.query import QuerySyntaxError, parse
+from pipeline.records import AlertRule
+
+
+def rule(rule_id: str, query: str, **kw) -> AlertRule:
+    return AlertRule(id=rule_id, name=rule_id, query=query, **kw)
+
+
+def test_anchor_of_and_is_one_required_child_and_or_unions(
+    make_article, registry: ActorNames
+) -> None:
+    assert anchors(parse('actor:Gerasimov "general staff"'), registry) == {
+        ("a", "gerasimov"),
+        ("a", "valery gerasimov"),
+    }
+    assert anchors(parse('lang:en "general staff"'), registry) == {("w", "general")}
+    assert anchors(parse("kursk OR belgorod"), registry) == {("w", "kursk"), ("w", "belgorod")}
+    assert anchors(parse("kursk OR NOT belgorod"), registry) is None
+    assert anchors(parse("NOT sport kursk"), registry) == {("w", "kursk")}
+
+
+def test_check_rule_refuses_all_negative_and_malformed(make_article) -> None:
+    with pytest.raises(QuerySyntaxError, match="not negated"):
+        check_rule(rule("r", "NOT sport"))
+    with pytest.raises(QuerySyntaxError) as info:
+        check_rule(rule("r", "putin AND (kursk"))
+    assert info.value.position == 16
+
+
+def test_bad_rule_is_kept_out_not_raised(make_article, registry: ActorNames) -> None:
+    index = RuleIndex(registry)
+    assert not index.upsert(rule("bad", "putin AND"))
+    assert "bad" in index.rejected and len(index) == 0
+    assert index.upsert(rule("bad", "putin"))
+    assert "bad" not in index.rejected and len(index) == 1
+
+
+def test_filters_and_remove(make_article, registry: ActorNames) -> None:
+    index = RuleIndex(registry)
+    index.upsert(rule("en", "kursk", languages=["en"]))
+    index.upsert(rule("fr", "kursk", languages=["fr"]))
+    index.upsert(rule("ap", "kursk", outlets=["apnews.com"]))
+    article = make_article()
+    assert [m.rule.id for m in index.evaluate(article)] == ["en"]
+    index.remove("en")
+    assert index.evaluate(article) == []
+    assert index._by_key.get(("w", "kursk")) == {"fr", "ap"}
+
+
+def test_a_rule_that_raises_is_skipped_and_counted(make_article, registry: ActorNames) -> None:
+    index = RuleIndex(registry)
+    index.upsert(rule("boom", "kursk"))
+    index.upsert(rule("ok", "kursk"))
+
+    def explode(view):
+        raise RuntimeError("bug")
+
+    index.rules["boom"].matcher.matches = explode  # type: ignore[method-assign]
+    assert [m.rule.id for m in index.evaluate(make_article())] == ["ok"]
+    assert index.errors == 1
+
+
+VOCAB = [f"w{i}" for i in range(2000)]
+ACTORS = ["Vladimir Putin", "Valery Gerasimov", "Volodymyr Zelensky"] + [
+    f"Person {i}" for i in range(30)
+]
+ACTOR_SPELLINGS = ["Putin", "Gerasimov", "Zelenskyy", "Vladimir Putin", *ACTORS[3:]]
+
+
+def random_query(rng: random.Random, depth: int = 0) -> str:
+    roll = rng.random()
+    if depth < 2 and roll < 0.35:
+        op = rng.choice([" AND ", " OR ", " "])
+        parts = [random_query(rng, depth + 1) for _ in range(rng.randint(2, 3))]
+        return "(" + op.join(parts) + ")"
+    if depth > 0 and roll < 0.45:
+        return "NOT " + random_query(rng, depth + 1)
+    if roll < 0.55:
+        return f'actor:"{rng.choice(ACTOR_SPELLINGS)}"'
+    if roll < 0.7:
+        return f'"{rng.choice(VOCAB)} {rng.choice(VOCAB)}"'
+    if roll < 0.75:
+        return rng.choice(["lang:en", "outlet:Reuters", "tag:world", "domain:bbc.co.uk"])
+    return rng.choice(VOCAB)
+
+
+def test_index_agrees_with_a_full_scan_over_10000_rules(make_article, registry: ActorNames) -> None:
+    rng = random.Random(6)
+    index = RuleIndex(registry)
+    loaded = 0
+    for i in range(10_000):
+        loaded += index.upsert(rule(f"r{i:05d}", random_query(rng)))
+    assert loaded > 9_000  # only all-negative draws are refused
+    total_matches = 0
+    for n in range(20):
+        article = make_article(
+            title=" ".join(rng.choices(VOCAB, k=8)),
+            text=" ".join(rng.choices(VOCAB, k=120)),
+            actors=tuple(rng.sample(ACTORS, rng.randint(0, 3))),
+            outlet=rng.choice(["Reuters", "BBC"]),
+            domain=rng.choice(["reuters.com", "bbc.co.uk"]),
+            language=rng.choice(["en", "fr"]),
+            tags=tuple(rng.sample(["world", "europe"], 1)),
+            article_id=f"{n:040d}",
+        )
+        fast = [(m.rule.id, m.matched_terms) for m in index.evaluate(article)]
+        slow = [(m.rule.id, m.matched_terms) for m in index.evaluate_all(article)]
+        assert fast == slow
+        total_matches += len(fast)
+        # the point of the index: far fewer candidates than rules
+        assert len(index.candidates(_view(index, article))) < len(index) // 2
+        assert total_matches > 100  # the comparison was not vacuous
+
+
+def _view(index: RuleIndex, article):
+    from pipeline.alerts.matcher import ArticleView
+
+    return ArticleView.of(article, index.registry)
+
+
+def test_once_per_rule_per_cluster(make_article, registry: ActorNames) -> None:
+    index = RuleIndex(registry)
+    index.upsert(rule("putin", "actor:Putin"))
+    index.upsert(rule("kursk", "kursk"))
+    tracker = AlertTracker({})
+    published = []
+    copies = [
+        make_article(article_id=f"{i:040d}", cluster="story-1", actors=("Vladimir Putin",))
+        for i in range(40)
+    ]
+    other = make_article(article_id="f" * 40, cluster="story-2", actors=())
+    for enriched in [*copies, copies[3], other]:  # copies[3] again: a redelivery
+        for match in index.evaluate(enriched):
+            alert = tracker.observe(candidate_alert(match, enriched))
+            if alert is not None:
+                published.append(alert)
+    fired = [a for a in published if a.copies == 1]
+    assert sorted(a.id for a in fired) == ["kursk:story-1", "kursk:story-2", "putin:story-1"]
+    putin = [a for a in published if a.rule_id == "putin"]
+    assert [a.copies for a in putin] == list(range(1, 41))
+    assert {a.article_id for a in putin} == {copies[0].article.id}  # the first copy stays
+    assert len({a.fired_at for a in putin}) == 1
+    assert tracker.state["putin:story-1"]["alert"]["copies"] == 40
