@@ -205,6 +205,7 @@ TOPIC_RECORDS: dict[str, type[Record]] = {
     "wirewatch.articles.deduped": DedupedArticle,
     "wirewatch.articles.enriched": EnrichedArticle,
     "wirewatch.alerts": Alert,
+    "wirewatch.alert-matches": Alert,
     "wirewatch.alert-rules": AlertRule,
     "wirewatch.dead-letter": DeadLetter,
 }

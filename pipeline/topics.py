@@ -42,6 +42,14 @@ ALERTS = Topic(
     schema="alert.schema.json",
     retention_ms=30 * DAY_MS,
 )
+ALERT_MATCHES = Topic(
+    # internal: evaluation re-keyed by alert id, so every copy of a story meets the same
+    # once-per-cluster state (a Faust table partition) whatever its article id
+    name="wirewatch.alert-matches",
+    key="alert id (rule id + story cluster id)",
+    schema="alert.schema.json",
+    retention_ms=1 * DAY_MS,
+)
 ALERT_RULES = Topic(
     name="wirewatch.alert-rules",
     key="rule id; a null value deletes the rule",
@@ -62,6 +70,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ARTICLES_DEDUPED,
     ARTICLES_ENRICHED,
     ALERTS,
+    ALERT_MATCHES,
     ALERT_RULES,
     DEAD_LETTER,
 )

@@ -59,6 +59,15 @@ SAMPLES = {
         title="t",
         url="https://example.com/a",
     ),
+    "wirewatch.alert-matches": Alert(
+        id="r1:c1",
+        rule_id="r1",
+        rule_name="Putin",
+        cluster_id="c1",
+        article_id="0" * 40,
+        title="t",
+        url="https://example.com/a",
+    ),
     "wirewatch.alert-rules": AlertRule(id="r1", name="Putin", query='actor:"Vladimir Putin"'),
     "wirewatch.dead-letter": DeadLetter(
         stage="dedup", reason="bad json", error_type="ValueError", payload="{"
