@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     es_ca_certs: Path | None = None
     index_alias: str = "wirewatch-articles"
     alerts_index: str = "wirewatch-alerts"
+    stories_index: str = "wirewatch-stories"  # one document per story cluster
+    # Bulk sink: bounded batches; transient failures (429/5xx/connection) are retried with
+    # exponential backoff until es_retry_timeout_s, then the sink raises so nothing is acked.
+    es_bulk_max_docs: int = 500
+    es_bulk_max_bytes: int = 5 * 1024 * 1024
+    es_retry_timeout_s: float = 600.0
+    es_request_timeout_s: float = 30.0
 
     # Fetching. Private, loopback and link-local addresses are refused unless listed here
     # as CIDR networks (e.g. "127.0.0.0/8,::1/128" for the local demo and tests).

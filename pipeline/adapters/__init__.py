@@ -1,0 +1,1 @@
+"""Infrastructure adapters: Kafka, Elasticsearch, HTTP; the stages stay free of them."""

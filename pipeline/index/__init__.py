@@ -1,0 +1,1 @@
+"""Elasticsearch side: index templates, documents, bulk sink, setup, replay, search."""
