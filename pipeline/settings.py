@@ -57,6 +57,24 @@ class Settings(BaseSettings):
     fetch_timeout_s: float = 20.0
     fetch_max_redirects: int = 5
     user_agent: str = "Wirewatch/0.1 (+https://github.com/wirewatch/wirewatch)"
+    fetch_pages: bool = True  # fetch each new item's page; off: keep the feed's summary
+    respect_robots: bool = True
+
+    # Poller. Replicas split the feeds by a stable hash of the URL (pipeline.poll.state.owns);
+    # an unset ordinal is taken from a StatefulSet pod name ("wirewatch-poller-2" -> 2).
+    feeds_file: Path | None = None  # unset: <home>/feeds.yaml
+    poller_replicas: int = 1
+    poller_ordinal: int | None = None
+    poller_port: int = 9100  # /healthz, /readyz, /metrics
+    poll_concurrency: int = 64
+    poll_per_host_concurrency: int = 2
+    poll_per_host_spacing_s: float = 1.0
+    poll_min_interval_s: float = 300.0
+    poll_max_interval_s: float = 6 * 3600.0
+
+    # Actor registry (YAML: canonical name, aliases, type, wikidata); unset means the
+    # bundled pipeline/data/actors.yaml.
+    actors_file: Path | None = None
 
     # Faust worker.
     worker_web_port: int = 6066

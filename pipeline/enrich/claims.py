@@ -1,0 +1,492 @@
+"""Claims: who said what, from one parse of the article.
+
+A claim is anchored on a cue: a reporting verb (lemma in ``CUE_LEMMAS``: said, told,
+claimed, ...) or "according to". Its source is the verb's subject (inherited through
+"..., adding that" and relative clauses); its content is the verb's clausal complement
+(the ccomp subtree, "that" included), else a quotation next to it, else its object.
+Quotation marks are found on the text (straight, curly, and the ``''`` of some wires),
+and content that touches a quotation is widened to the whole quotation, closing mark
+included, then to the quotations that continue it in the same paragraph.
+
+Span conventions follow PolNeAR (the gold the gate scores against): content keeps its
+quotation marks and the punctuation inside them, drops a final period outside them.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from spacy.tokens import Doc, Span, Token
+
+from pipeline.enrich.entities import AGENT_LABELS, EntityLayer
+from pipeline.records import Claim, Quantity
+from pipeline.records import Span as TextSpan
+
+# Reporting verbs that take a clause or a quotation as content ("said that ...").
+SPEECH_LEMMAS = frozenset(
+    [
+        "say",
+        "tell",
+        "add",
+        "claim",
+        "note",
+        "argue",
+        "warn",
+        "write",
+        "ask",
+        "announce",
+        "suggest",
+        "report",
+        "tweet",
+        "explain",
+        "insist",
+        "acknowledge",
+        "declare",
+        "state",
+        "reply",
+        "respond",
+        "predict",
+        "promise",
+        "pledge",
+        "vow",
+        "admit",
+        "deny",
+        "confirm",
+        "reveal",
+        "recall",
+        "conclude",
+        "stress",
+        "emphasize",
+        "assert",
+        "contend",
+        "maintain",
+        "caution",
+        "complain",
+        "remark",
+        "observe",
+        "indicate",
+        "allege",
+        "testify",
+        "concede",
+        "agree",
+        "believe",
+        "think",
+        "know",
+        "hope",
+        "fear",
+        "estimate",
+        "find",
+        "show",
+        "mention",
+        "point",
+        "speculate",
+        "joke",
+        "quip",
+        "boast",
+        "lament",
+        "muse",
+        "recount",
+        "write",
+        "post",
+        "announce",
+        "disclose",
+        "signal",
+        "hint",
+        "acknowledge",
+        "affirm",
+        "reiterate",
+        "repeat",
+        "insist",
+        "counter",
+        "retort",
+    ]
+)
+# Verbs whose content is usually their object ("criticized X for Y", "called for X").
+OBJECT_LEMMAS = frozenset(
+    [
+        "call",
+        "describe",
+        "accuse",
+        "criticize",
+        "praise",
+        "blame",
+        "urge",
+        "endorse",
+        "reject",
+        "dismiss",
+        "denounce",
+        "blast",
+        "condemn",
+        "slam",
+        "mock",
+        "attack",
+        "propose",
+        "demand",
+        "cite",
+        "question",
+        "discuss",
+        "reference",
+        "refer",
+        "express",
+        "decline",
+        "refuse",
+        "encourage",
+        "defend",
+        "warn",
+    ]
+)
+CUE_LEMMAS = SPEECH_LEMMAS | OBJECT_LEMMAS
+# Which verbs may take their object as content, and which keep what follows the object.
+OBJECT_CONTENT_LEMMAS = OBJECT_LEMMAS | {"ask", "show", "find", "mention", "know", "write"}
+EXTENDED_OBJECT_LEMMAS = frozenset(
+    {"call", "describe", "accuse", "criticize", "praise", "blame", "mock", "attack", "urge"}
+)
+# Prepositions that introduce content after an object verb: "called for", "referring to".
+CONTENT_PREPS = frozenset({"for", "to", "about", "of", "on", "against", "as"})
+
+OPEN_QUOTES = "“„«"
+CLOSE_QUOTES = "”»"
+TOGGLE_QUOTES = ('"', "''")
+_QUOTE_MARK = re.compile(r"``|''|[\"“”„«»]")
+QUOTE_CHARS = frozenset('"“”„«»')
+PRONOUNS_PERSON = frozenset({"he", "she", "him", "her"})
+PRONOUNS_OTHER = frozenset({"they", "it", "we", "i"})
+_TRAIL = frozenset(".,;:!?-–—")
+
+
+def find_quotes(text: str) -> list[tuple[int, int]]:
+    """Quotation spans (marks included) per paragraph; an unclosed one runs to its end."""
+    spans: list[tuple[int, int]] = []
+    opened: int | None = None
+    para_end = text.find("\n")
+    for m in _QUOTE_MARK.finditer(text):
+        pos, mark = m.start(), m.group(0)
+        while para_end != -1 and pos > para_end:
+            if opened is not None:
+                spans.append((opened, para_end))
+                opened = None
+            para_end = text.find("\n", para_end + 1)
+        if opened is None:
+            if mark in CLOSE_QUOTES:
+                continue
+            opened = pos
+        elif mark in OPEN_QUOTES:
+            opened = pos  # a stray opener: restart there
+        else:
+            spans.append((opened, m.end()))
+            opened = None
+    if opened is not None:
+        spans.append((opened, len(text) if para_end == -1 else para_end))
+    return spans
+
+
+@dataclass
+class _Draft:
+    source: Span | None
+    cue: tuple[int, int]
+    content: tuple[int, int]
+    speaker: str | None
+
+
+class ClaimExtractor:
+    def __init__(self, doc: Doc, layer: EntityLayer, quantities: list[Quantity]) -> None:
+        self.doc = doc
+        self.text = doc.text
+        self.layer = layer
+        self.quantities = quantities
+        self.quotes = find_quotes(self.text)
+        self.quote_starts = [s for s, _ in self.quotes]
+        self.last_speaker: tuple[int, str] | None = None
+
+    # --- spans ----------------------------------------------------------------------
+
+    def _quote_at(self, char: int) -> tuple[int, int] | None:
+        i = bisect_right(self.quote_starts, char) - 1
+        if i >= 0 and self.quotes[i][0] <= char < self.quotes[i][1]:
+            return self.quotes[i]
+        return None
+
+    def _paragraph(self, char: int) -> tuple[int, int]:
+        start = self.text.rfind("\n", 0, char) + 1
+        end = self.text.find("\n", char)
+        return start, len(self.text) if end == -1 else end
+
+    def _tidy(self, start: int, end: int) -> tuple[int, int]:
+        """Widen over touched quotations; trim spaces and outer punctuation."""
+        for _ in range(2):
+            for qs, qe in self.quotes:
+                if qs < end and qe > start:
+                    start, end = min(start, qs), max(end, qe)
+        text = self.text
+        while start < end and (text[start].isspace() or text[start] in _TRAIL):
+            start += 1
+        while end > start and (text[end - 1].isspace() or text[end - 1] in _TRAIL):
+            end -= 1
+        return start, end
+
+    def _continue_quotes(self, start: int, end: int, verb: Token) -> int:
+        """Extend over quotations that follow in the same paragraph with no cue of their own."""
+        _, para_end = self._paragraph(start)
+        while True:
+            nxt = next((q for q in self.quotes if q[0] >= end), None)
+            if nxt is None or nxt[0] >= para_end:
+                return end
+            # Allow only the attribution between ('", he said. "'), never another speaker.
+            if nxt[0] - end > 250 or self._has_foreign_cue(end, nxt[0], verb):
+                return end
+            if not self._sentence_starts_quote(nxt[0]):
+                return end
+            end = nxt[1]
+
+    def _sentence_starts_quote(self, char: int) -> bool:
+        before = self.text[:char].rstrip(" \t")
+        return not before or before[-1] in ".!?:\n,\"”'" or before.endswith(("said", "says"))
+
+    def _has_foreign_cue(self, start: int, end: int, verb: Token) -> bool:
+        """A cue between start and end with a subject of its own (a new speaker)."""
+        span = self.doc.char_span(start, end, alignment_mode="expand")
+        if span is None:
+            return False
+        return any(
+            t.i != verb.i
+            and self._is_cue(t)
+            and any(c.dep_ in ("nsubj", "nsubjpass") for c in t.children)
+            for t in span
+        )
+
+    # --- cues -----------------------------------------------------------------------
+
+    @staticmethod
+    def _is_cue(tok: Token) -> bool:
+        if tok.pos_ == "VERB" and tok.lemma_.lower() in CUE_LEMMAS:
+            return True
+        return tok.lower_ == "according" and tok.i + 1 < len(tok.doc) and tok.nbor().lower_ == "to"
+
+    def _subject(self, verb: Token) -> Token | None:
+        tok: Token | None = verb
+        for _ in range(4):
+            if tok is None:
+                return None
+            subj = next((c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+            if subj is not None:
+                if subj.dep_ == "nsubjpass":
+                    agent = next((c for c in tok.children if c.dep_ == "agent"), None)
+                    pobj = (
+                        next((c for c in agent.children if c.dep_ == "pobj"), None)
+                        if agent
+                        else None
+                    )
+                    return pobj
+                if subj.lower_ in ("who", "that", "which") and tok.dep_ == "relcl":
+                    return tok.head
+                return subj
+            if tok.dep_ in ("advcl", "xcomp", "conj", "pcomp", "acl") and tok.head is not tok:
+                tok = tok.head
+            else:
+                return None
+        return None
+
+    def _source_span(self, subj: Token) -> Span:
+        left, right = subj.left_edge.i, subj.right_edge.i + 1
+        while right - 1 > left and self.doc[right - 1].is_punct:
+            right -= 1
+        return self.doc[left:right]
+
+    def _tokens_range(self, comps: list[Token], verb: Token) -> tuple[int, int]:
+        doc = self.doc
+        start = min(c.left_edge.i for c in comps)
+        end = max(c.right_edge.i for c in comps) + 1
+        if start < verb.i < end:
+            # Content on both sides of the verb is a parse error: keep the right side.
+            start = min((c.left_edge.i for c in comps if c.i > verb.i), default=start)
+        return doc[start].idx, doc[end - 1].idx + len(doc[end - 1])
+
+    def _clausal(self, verb: Token) -> tuple[int, int] | None:
+        comps = [c for c in verb.children if c.dep_ in ("ccomp", "parataxis")]
+        return self._tokens_range(comps, verb) if comps else None
+
+    def _object(self, verb: Token) -> tuple[int, int] | None:
+        lemma = verb.lemma_.lower()
+        if lemma not in OBJECT_CONTENT_LEMMAS:
+            return None
+        comps = [c for c in verb.children if c.dep_ in ("dobj", "xcomp", "oprd", "attr")]
+        if not comps:
+            for c in verb.children:
+                if c.dep_ == "prep" and c.lower_ in CONTENT_PREPS and c.i > verb.i:
+                    comps.extend(g for g in c.children if g.dep_ in ("pobj", "pcomp"))
+        if not comps:
+            return None
+        if lemma in EXTENDED_OBJECT_LEMMAS:
+            # Keep what follows the object too: "called Fields 'delusional' for it".
+            comps.extend(
+                c
+                for c in verb.children
+                if c.i > verb.i and c.dep_ in ("oprd", "xcomp", "ccomp", "prep") and c not in comps
+            )
+        return self._tokens_range(comps, verb)
+
+    def _adjacent_quote(self, verb: Token) -> tuple[int, int] | None:
+        """A quotation right after "X said:" / "X said," or right before '", X said'."""
+        sent = verb.sent
+        after = self.text[verb.idx + len(verb) : sent.end_char + 1]
+        stripped = after.lstrip(" ,:\n\t")
+        gap = len(after) - len(stripped)
+        if stripped and (stripped[0] in QUOTE_CHARS or stripped.startswith(("''", "``"))):
+            q = self._quote_at(verb.idx + len(verb) + gap)
+            if q:
+                return q
+        # Colon at the end of the sentence: the quotation may open the next paragraph.
+        tail = self.text[verb.idx + len(verb) : sent.end_char].strip()
+        if tail.endswith(":") or self.text[verb.idx + len(verb) :].startswith(":"):
+            nxt = next((q for q in self.quotes if q[0] >= sent.end_char - 1), None)
+            if nxt and nxt[0] - sent.end_char < 5:
+                return nxt
+        before = self.text[sent.start_char : verb.idx]
+        q = None
+        for qs, qe in self.quotes:
+            if (
+                qs >= sent.start_char - 1
+                and qe <= verb.idx
+                and not self.text[qe : verb.idx].strip(" ,\n").count(" ") > 4
+            ):
+                q = (qs, qe)
+        if q and before:
+            return q
+        return None
+
+    # --- speakers -------------------------------------------------------------------
+
+    def _speaker(self, source: Span | None) -> str | None:
+        if source is None:
+            return None
+        layer = self.layer
+        found: list[tuple[str, str]] = [
+            layer.token_actor[t.i] for t in source if t.i in layer.token_actor
+        ]
+        found = [f for f in found if f[1] in AGENT_LABELS]
+        if found:
+            person = next((name for name, label in found if label == "PERSON"), None)
+            return person or found[0][0]
+        root = source.root
+        lower = root.lower_
+        if lower in PRONOUNS_PERSON or lower in ("who",):
+            if self.last_speaker and root.i - self.last_speaker[0] < 250:
+                return self.last_speaker[1]
+            prev = [name for i, name in layer.persons if i < root.i]
+            return prev[-1] if prev else None
+        if lower in PRONOUNS_OTHER:
+            return self.last_speaker[1] if self.last_speaker else None
+        holders = layer.titles.get(root.lemma_.lower())
+        if holders:
+            before = [name for i, name in holders if i < root.i]
+            return before[-1] if before else holders[0][1]
+        from pipeline.enrich.actors import clean_name
+
+        return clean_name(source.text) or None
+
+    # --- main -----------------------------------------------------------------------
+
+    def extract(self) -> list[Claim]:
+        drafts: list[_Draft] = []
+        seen_content: set[tuple[int, int]] = set()
+        for tok in self.doc:
+            if not self._is_cue(tok):
+                continue
+            draft = self._according(tok) if tok.lower_ == "according" else self._verb(tok)
+            if draft is None or draft.content in seen_content:
+                continue
+            if draft.content[1] - draft.content[0] < 2:
+                continue
+            seen_content.add(draft.content)
+            drafts.append(draft)
+        return [self._to_claim(d) for d in drafts]
+
+    def _verb(self, verb: Token) -> _Draft | None:
+        # Inside a quotation, a verb is the quoted speaker's, not a new attribution.
+        q = self._quote_at(verb.idx)
+        if q is not None and q[0] < verb.idx:
+            return None
+        content = self._clausal(verb) or self._adjacent_quote(verb) or self._object(verb)
+        if content is None:
+            return None
+        pstart, pend = self._paragraph(verb.idx)
+        if content[0] < pend and content[1] > pstart:
+            # spaCy does not always break sentences at newlines: stay in the cue's paragraph.
+            content = (max(content[0], pstart), min(content[1], pend))
+        start, end = self._tidy(*content)
+        if end <= start:
+            return None
+        if self._quote_at(start) is not None or self.text[end - 1] in QUOTE_CHARS | {"'"}:
+            end = self._continue_quotes(start, end, verb)
+        subj = self._subject(verb)
+        source = self._source_span(subj) if subj is not None else None
+        inside = start <= verb.idx < end
+        if (
+            source is not None
+            and source.start_char < end
+            and source.end_char > start
+            and not inside
+        ):
+            source = None  # the parse put the subject inside the content
+        cue_end = verb.idx + len(verb)
+        # "said in a statement"? keep the verb alone; particles join: "pointed out".
+        for c in verb.children:
+            if c.dep_ == "prt" and c.i == verb.i + 1:
+                cue_end = c.idx + len(c)
+        speaker = self._speaker(source)
+        if speaker and source is not None:
+            self.last_speaker = (verb.i, speaker)
+        return _Draft(source, (verb.idx, cue_end), (start, end), speaker)
+
+    def _according(self, tok: Token) -> _Draft | None:
+        to = tok.nbor()
+        pobj = next((c for c in to.children if c.dep_ == "pobj"), None)
+        if pobj is None:
+            return None
+        source = self._source_span(pobj)
+        head = tok.head
+        sent = tok.sent
+        phrase = (tok.i, max(source.end, to.i + 1))
+        if head is tok or head.i < sent.start:
+            return None
+        start = head.left_edge.i
+        end = head.right_edge.i + 1
+        # Content is the head clause minus the "according to X" phrase at either end.
+        if phrase[0] <= start:
+            start = phrase[1]
+        elif phrase[1] >= end:
+            end = phrase[0]
+        if end <= start:
+            return None
+        cs, ce = self._tidy(self.doc[start].idx, self.doc[end - 1].idx + len(self.doc[end - 1]))
+        if ce <= cs:
+            return None
+        speaker = self._speaker(source)
+        return _Draft(source, (tok.idx, to.idx + len(to)), (cs, ce), speaker)
+
+    def _to_claim(self, d: _Draft) -> Claim:
+        text = self.text
+        cs, ce = d.content
+        content_text = text[cs:ce]
+        has_quote = any(c in QUOTE_CHARS for c in content_text) or "''" in content_text
+        if has_quote:
+            q = self._quote_at(cs)
+            kind = "direct" if q is not None and q[0] == cs and q[1] >= ce - 1 else "mixed"
+        else:
+            kind = "indirect"
+        return Claim(
+            source=None
+            if d.source is None
+            else TextSpan(start=d.source.start_char, end=d.source.end_char, text=d.source.text),
+            cue=TextSpan(start=d.cue[0], end=d.cue[1], text=text[d.cue[0] : d.cue[1]]),
+            content=TextSpan(start=cs, end=ce, text=content_text),
+            speaker=d.speaker,
+            kind=kind,
+            quantities=[q for q in self.quantities if q.start >= cs and q.end <= ce],
+        )
+
+
+def extract_claims(doc: Doc, layer: EntityLayer, quantities: list[Quantity]) -> list[Claim]:
+    return ClaimExtractor(doc, layer, quantities).extract()

@@ -1,0 +1,151 @@
+"""Quantities and percentages: spaCy's numeric entities, widened to what they count.
+
+"430" in "430 Ukrainian soldiers" becomes the whole phrase with unit "soldier"; "more than
+86 per cent" keeps its qualifier and gets unit "percent".
+"""
+
+from __future__ import annotations
+
+import re
+
+from spacy.tokens import Doc
+
+from pipeline.records import Quantity
+
+QUANTITY_LABELS = frozenset({"PERCENT", "MONEY", "QUANTITY", "CARDINAL"})
+_CURRENCIES = {"$": "USD", "£": "GBP", "€": "EUR", "¥": "JPY", "₽": "RUB", "₴": "UAH"}
+_CURRENCY_WORDS = {
+    "dollar": "USD",
+    "dollars": "USD",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "euro": "EUR",
+    "euros": "EUR",
+    "rouble": "RUB",
+    "roubles": "RUB",
+    "ruble": "RUB",
+    "rubles": "RUB",
+}
+_SCALES = {
+    "thousand": 1e3,
+    "million": 1e6,
+    "billion": 1e9,
+    "trillion": 1e12,
+    "bn": 1e9,
+    "m": 1e6,
+    "k": 1e3,
+}
+_WORDS = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        ]
+    )
+}
+_TENS = {
+    w: 10 * (i + 2)
+    for i, w in enumerate(
+        ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+    )
+}
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def parse_value(text: str) -> float | None:
+    """The number a quantity states, or None when it is not plain."""
+    lowered = text.lower().replace("-", " ")
+    match = _NUMBER.search(lowered)
+    value: float | None = None
+    if match:
+        raw = match.group(0)
+        # "1,500" is a thousands separator; "1,5" would be a decimal comma (rare in English).
+        raw = raw.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", raw) else raw
+        try:
+            value = float(raw.replace(",", "."))
+        except ValueError:
+            return None
+    else:
+        total = 0
+        for word in lowered.split():
+            if word in _WORDS:
+                total += _WORDS[word]
+            elif word in _TENS:
+                total += _TENS[word]
+            elif word == "hundred" and total:
+                total *= 100
+        value = float(total) if total else None
+    if value is not None:
+        for word in lowered.split():
+            if word in _SCALES and word not in ("m", "k"):
+                value *= _SCALES[word]
+    return value
+
+
+def extract_quantities(doc: Doc) -> list[Quantity]:
+    out = []
+    for ent in doc.ents:
+        if ent.label_ not in QUANTITY_LABELS:
+            continue
+        start, end = ent.start, ent.end
+        unit: str | None = None
+        text_l = ent.text.lower()
+        if ent.label_ == "PERCENT" or "%" in text_l or "per cent" in text_l:
+            unit = "percent"
+        elif ent.label_ == "MONEY":
+            symbol = next((c for c in ent.text if c in _CURRENCIES), None)
+            word = next((t.lower_ for t in ent if t.lower_ in _CURRENCY_WORDS), None)
+            unit = _CURRENCIES.get(symbol or "") or _CURRENCY_WORDS.get(word or "")
+        else:
+            head = ent.root.head
+            nxt = doc[end] if end < len(doc) else None
+            if (
+                nxt is not None
+                and nxt.lower_ in ("percent", "per")
+                and (
+                    nxt.lower_ == "percent"
+                    or (end + 1 < len(doc) and doc[end + 1].lower_ == "cent")
+                )
+            ):
+                end = end + (1 if nxt.lower_ == "percent" else 2)
+                unit = "percent"
+            elif (
+                ent.label_ == "CARDINAL"
+                and ent.root.dep_ == "nummod"
+                and head.i >= end
+                and (head.pos_ in ("NOUN", "PROPN") and head.i - end <= 3)
+            ):
+                end = head.i + 1
+                unit = head.lemma_.lower()
+            elif ent.label_ == "QUANTITY":
+                unit = ent[-1].lemma_.lower()
+        span = doc[start:end]
+        out.append(
+            Quantity(
+                start=span.start_char,
+                end=span.end_char,
+                text=span.text,
+                value=parse_value(ent.text),
+                unit=unit,
+            )
+        )
+    return out
