@@ -1,0 +1,198 @@
+"""Alert delivery: webhook payloads, HMAC signatures, the retry loop, dead letters.
+
+Generic webhooks get the alert as JSON with two headers::
+
+    X-Wirewatch-Timestamp: 1764057600
+    X-Wirewatch-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
+
+Signing the timestamp with the body lets a receiver refuse replays (reject old
+timestamps), as Stripe and Slack do. The secret comes from the environment variable the
+rule names (``Delivery.secret_env``); the rule never holds the secret itself.
+
+Slack webhooks get Slack's incoming-webhook payload (``text`` plus ``blocks``).
+
+``deliver`` posts with bounded retries and exponential backoff on transient failures
+(connection errors, timeouts, 408/425/429/5xx) and returns an outcome; the caller turns a
+final failure into a DeadLetter. Nothing here raises on a failed webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from pipeline.records import Alert, DeadLetter, Delivery
+
+SIGNATURE_HEADER = "X-Wirewatch-Signature"
+TIMESTAMP_HEADER = "X-Wirewatch-Timestamp"
+EVENT_HEADER = "X-Wirewatch-Event"
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+STAGE = "alert-delivery"
+
+
+class DeliveryConfigError(ValueError):
+    """The delivery cannot be attempted at all (e.g. its secret variable is unset)."""
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify(
+    secret: bytes,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    *,
+    max_age_s: float = 300.0,
+    now: float | None = None,
+) -> bool:
+    """What a receiver should do: constant-time compare, and refuse stale timestamps."""
+    try:
+        age = (time.time() if now is None else now) - int(timestamp)
+    except ValueError:
+        return False
+    if abs(age) > max_age_s:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+def webhook_payload(alert: Alert) -> dict:
+    return {"event": "alert.fired", "alert": alert.model_dump(mode="json")}
+
+
+def slack_payload(alert: Alert) -> dict:
+    outlet = f" ({alert.outlet})" if alert.outlet else ""
+    terms = ", ".join(alert.matched_terms) or "-"
+    title = alert.title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return {
+        "text": f"Wirewatch alert {alert.rule_name}: {alert.title}{outlet} {alert.url}",
+        "blocks": [
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"*{alert.rule_name}*\n<{alert.url}|{title}>{outlet}",
+                },
+            },
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": f"matched: {terms}"},
+                    {"type": "mrkdwn", "text": f"story {alert.cluster_id}"},
+                ],
+            },
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def build_request(
+    alert: Alert,
+    delivery: Delivery,
+    env: Mapping[str, str] | None = None,
+    now: float | None = None,
+) -> WebhookRequest:
+    """The exact bytes to POST; raises DeliveryConfigError if the secret is missing."""
+    env = os.environ if env is None else env
+    payload = slack_payload(alert) if delivery.type == "slack" else webhook_payload(alert)
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    headers = {"Content-Type": "application/json", EVENT_HEADER: "alert.fired"}
+    if delivery.secret_env:
+        secret = env.get(delivery.secret_env)
+        if not secret:
+            raise DeliveryConfigError(
+                f"environment variable {delivery.secret_env} (webhook secret) is not set"
+            )
+        timestamp = str(int(time.time() if now is None else now))
+        headers[TIMESTAMP_HEADER] = timestamp
+        headers[SIGNATURE_HEADER] = sign(secret.encode(), timestamp, body)
+    return WebhookRequest(url=delivery.url, body=body, headers=headers)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    timeout_s: float = 10.0
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Full-jitter exponential backoff before retry number ``attempt`` (1-based)."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+@dataclass
+class Outcome:
+    delivered: bool
+    attempts: int
+    status: int | None = None
+    error: str | None = None
+    history: list[str] = field(default_factory=list)
+
+
+async def deliver(
+    client: httpx.AsyncClient,
+    request: WebhookRequest,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Outcome:
+    """POST until a 2xx, a non-retryable answer, or the attempts run out. Never raises."""
+    policy = policy or RetryPolicy()
+    history: list[str] = []
+    status: int | None = None
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            response = await client.post(
+                request.url, content=request.body, headers=request.headers, timeout=policy.timeout_s
+            )
+        except httpx.HTTPError as exc:
+            status, note, retry = None, f"{type(exc).__name__}: {exc}", True
+        else:
+            status = response.status_code
+            if 200 <= status < 300:
+                return Outcome(True, attempt, status, None, history)
+            note, retry = f"HTTP {status}", status in RETRYABLE_STATUS
+        history.append(note)
+        if not retry:
+            break
+        if attempt < policy.attempts:
+            await sleep(policy.delay(attempt))
+    return Outcome(False, len(history), status, history[-1], history)
+
+
+def redact(url: str) -> str:
+    """Scheme and host only: a Slack webhook URL's path is its secret."""
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.host}{':' + str(parsed.port) if parsed.port else ''}/..."
+
+
+def dead_letter(
+    alert: Alert, delivery: Delivery, reason: str, error_type: str, topic: str
+) -> DeadLetter:
+    """The record for wirewatch.dead-letter when a webhook finally fails."""
+    return DeadLetter(
+        stage=STAGE,
+        reason=f"{delivery.type} {redact(delivery.url)}: {reason}",
+        error_type=error_type,
+        topic=topic,
+        key=alert.id,
+        payload=alert.to_json().decode(),
+    )
