@@ -1,0 +1,139 @@
+"""Kafka for the poller: a producer built from Settings, topic creation, an article sink.
+
+The producer is configured so an acknowledged record is durable and never duplicated by
+the client's own retries (acks=all + idempotence), and so a dead broker surfaces as an error
+within bounded time instead of an unbounded block: ``max_block_ms`` bounds ``send()``
+waiting for metadata, ``delivery_timeout_ms`` bounds the whole retry sequence of a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from pipeline import topics
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DELIVERY_TIMEOUT_MS = 30_000
+REQUEST_TIMEOUT_MS = 10_000
+MAX_BLOCK_MS = 10_000
+RETRIES = 10
+
+
+class KafkaNotConfiguredError(RuntimeError):
+    """No bootstrap servers set and no managed local broker to fall back on."""
+
+
+def bootstrap_servers(settings: Settings) -> str:
+    """The configured bootstrap servers, or the managed local broker's."""
+    if settings.kafka_bootstrap:
+        return settings.kafka_bootstrap
+    try:  # the managed local stack (pipeline.stack) knows its own port
+        from pipeline.stack import local_kafka_bootstrap  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise KafkaNotConfiguredError(
+            "WIREWATCH_KAFKA_BOOTSTRAP is not set and the managed local stack is unavailable"
+        ) from exc
+    return local_kafka_bootstrap(settings)
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Connection and security options shared by producer and admin client."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap_servers(settings).split(","),
+        "security_protocol": settings.kafka_security_protocol,
+        "client_id": "wirewatch-poller",
+    }
+    if settings.kafka_sasl_mechanism:
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_username
+        if settings.kafka_password is not None:
+            options["sasl_plain_password"] = settings.kafka_password.get_secret_value()
+    if settings.kafka_ssl_cafile:
+        options["ssl_cafile"] = str(settings.kafka_ssl_cafile)
+    return options
+
+
+def make_producer(settings: Settings) -> KafkaProducer:
+    return KafkaProducer(
+        **client_options(settings),
+        acks="all",
+        enable_idempotence=True,
+        compression_type="gzip",  # stdlib codec: no native library to ship
+        retries=RETRIES,
+        delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
+        request_timeout_ms=REQUEST_TIMEOUT_MS,
+        max_block_ms=MAX_BLOCK_MS,
+        linger_ms=20,
+        max_in_flight_requests_per_connection=5,  # the idempotence ceiling keeping order
+    )
+
+
+def ensure_topics(settings: Settings, timeout_ms: int = 30_000) -> list[str]:
+    """Create every topic of pipeline.topics that is missing; returns the names created."""
+    admin = KafkaAdminClient(**client_options(settings), request_timeout_ms=timeout_ms)
+    try:
+        existing = set(admin.list_topics())
+        wanted: dict[str, dict[str, Any]] = {}
+        for topic in topics.ALL_TOPICS:
+            name = topics.qualified(topic, settings.topic_prefix)
+            if name in existing:
+                continue
+            configs = {"retention.ms": str(topic.retention_ms)}
+            if topic.compacted:
+                configs["cleanup.policy"] = "compact"
+            wanted[name] = {"num_partitions": topic.partitions, "configs": configs}
+        created: list[str] = []
+        for name, spec in wanted.items():  # one by one: a racing creator is not an error
+            try:
+                admin.create_topics({name: spec}, timeout_ms=timeout_ms, wait_for_metadata=True)
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        admin.close()
+
+
+class KafkaArticleSink:
+    """Sends (key, value) pairs and reports which were acknowledged. Blocking: call it from
+    a worker thread (``asyncio.to_thread``)."""
+
+    def __init__(self, producer: KafkaProducer, topic: str) -> None:
+        self.producer, self.topic = producer, topic
+
+    def deliver(self, items: list[tuple[str, bytes]]) -> tuple[list[str], dict[str, str]]:
+        """(acknowledged keys, {key: error} for the rest)."""
+        futures = []
+        failed: dict[str, str] = {}
+        for index, (key, value) in enumerate(items):
+            try:
+                futures.append((key, self.producer.send(self.topic, key=key.encode(), value=value)))
+            except KafkaError as exc:
+                # Metadata unavailable: the broker is down; the rest would block in turn.
+                reason = f"{type(exc).__name__}: {exc}"
+                for later_key, _ in items[index:]:
+                    failed[later_key] = reason
+                break
+        acked: list[str] = []
+        for key, future in futures:
+            try:
+                future.get(timeout=DELIVERY_TIMEOUT_MS / 1000 + 5)
+                acked.append(key)
+            except KafkaError as exc:
+                failed[key] = f"{type(exc).__name__}: {exc}"
+        return acked, failed
+
+    def ready(self) -> bool:
+        try:
+            return bool(self.producer.bootstrap_connected())
+        except Exception:  # readiness probes must answer, never raise
+            return False
+
+    def close(self) -> None:
+        self.producer.close(timeout=10)

@@ -1,0 +1,148 @@
+"""Refuse connections to private, loopback, link-local and other non-public addresses.
+
+The check runs inside the connection pool's network backend, on the address the socket is
+about to connect to: the host name is resolved once, every answer is checked, and the socket
+connects to a checked IP. So neither a DNS answer, a rebinding trick nor a redirect can
+smuggle in 127.0.0.1, 10.x, 169.254.169.254 or ::1. TLS still verifies the original host name
+(httpcore passes it as ``server_hostname``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import typing
+from collections.abc import Awaitable, Callable, Iterable
+
+import httpcore
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: ``async resolve(host, port) -> [ip, ...]``; tests substitute their own.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+class BlockedAddress(Exception):
+    """A URL's host is, or resolves to, an address the policy refuses."""
+
+    def __init__(self, host: str, address: str, why: str) -> None:
+        self.host, self.address, self.why = host, address, why
+        shown = address if address == host else f"{host} -> {address}"
+        super().__init__(f"refused to connect to {shown}: {why} address")
+
+
+async def system_resolve(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
+    seen: dict[str, None] = {}
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        seen[str(sockaddr[0])] = None
+    return list(seen)
+
+
+def parse_networks(spec: str | Iterable[str]) -> tuple[IPNetwork, ...]:
+    """``"127.0.0.0/8, ::1/128"`` -> networks; raises ValueError on a bad entry."""
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in items if item.strip())
+
+
+def classify(address: IPAddress) -> str | None:
+    """Why this address is not public, or None when it is a global unicast address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return classify(address.ipv4_mapped)
+    checks = (
+        ("loopback", address.is_loopback),
+        ("unspecified", address.is_unspecified),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("private", address.is_private),
+        ("reserved", address.is_reserved),
+    )
+    for name, hit in checks:
+        if hit:
+            return name
+    return None if address.is_global else "non-global"
+
+
+class AddressPolicy:
+    """Which addresses may be fetched: public ones, plus explicitly allowed networks."""
+
+    def __init__(
+        self, allow_networks: str | Iterable[str] = "", resolve: Resolver = system_resolve
+    ) -> None:
+        self.allowed = parse_networks(allow_networks)
+        self.resolve = resolve
+
+    def refusal(self, address: str) -> str | None:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
+        why = classify(ip)
+        if why is None:
+            return None
+        if any(ip.version == net.version and ip in net for net in self.allowed):
+            return None
+        return why
+
+    async def checked_addresses(self, host: str, port: int) -> list[str]:
+        """Resolve ``host`` and return its addresses; BlockedAddress if any is refused.
+
+        One refused answer refuses the host: a name that maps to both a public and a private
+        address is either misconfigured or an attack.
+        """
+        bare = host.strip("[]")
+        try:
+            ipaddress.ip_address(bare.split("%", 1)[0])
+            addresses = [bare]
+        except ValueError:
+            addresses = await self.resolve(bare, port)
+        if not addresses:
+            raise OSError(f"{host} did not resolve")
+        for address in addresses:
+            why = self.refusal(address)
+            if why is not None:
+                raise BlockedAddress(bare, address, why)
+        return addresses
+
+
+class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """httpcore backend that connects only to addresses the policy accepts."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self.policy.checked_addresses(host, port)
+        last_error: Exception | None = None
+        for address in addresses:  # pinned: connect to the checked IP, never re-resolve
+            try:
+                return await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        assert last_error is not None
+        raise last_error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress(path, path, "unix socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)

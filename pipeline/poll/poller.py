@@ -1,0 +1,509 @@
+"""The poll loop: feed -> new entries -> page -> extract -> Article -> outbox -> Kafka.
+
+One ``run_once`` polls every due feed this replica owns, then delivers the outbox. Nothing
+polled can be lost: an item's article goes to the SQLite outbox in the same transaction
+that advances its feed's validators, and is marked seen only when Kafka acknowledges it.
+Every entry ends up counted: sent, pending (waiting for Kafka), already seen, or rejected
+with a reason; every feed poll ends as new / not-modified / unchanged / failed with its
+reason. No exception from one feed reaches another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from pipeline import schemas, topics
+from pipeline.extract import Extracted, ExtractionFailed, extract_page
+from pipeline.fetch.client import Fetcher, FetchError, feed_content_type_ok, page_content_type_ok
+from pipeline.fetch.robots import RobotsCache
+from pipeline.poll import metrics, registry, scheduler
+from pipeline.poll.parse import FeedEntry, HostileFeed, ParsedFeed, parse_feed
+from pipeline.poll.registry import FeedSpec
+from pipeline.poll.state import FeedState, StateStore, owns
+from pipeline.records import Article
+from pipeline.settings import Settings
+from pipeline.urls import InvalidURL, article_id, domain_of, normalize_url
+
+log = logging.getLogger(__name__)
+
+PAGE_CONCURRENCY_PER_FEED = 4
+_ORDINAL = re.compile(r"-(\d+)$")
+
+
+class ArticleSink(Protocol):
+    """Where articles go. ``deliver`` blocks (it runs in a worker thread)."""
+
+    def deliver(self, items: list[tuple[str, bytes]]) -> tuple[list[str], dict[str, str]]: ...
+
+    def ready(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class FeedOutcome:
+    url: str
+    outcome: str  # new | not-modified | unchanged | failed | refused
+    new_items: int = 0
+    error: str | None = None
+    bozo_reason: str | None = None
+    malformed: bool = False
+    parked: str | None = None
+
+
+@dataclass
+class PollReport:
+    feeds_owned: int = 0
+    feeds_due: int = 0
+    outcomes: list[FeedOutcome] = field(default_factory=list)
+    articles_queued: int = 0
+    articles_sent: int = 0
+    send_failures: dict[str, str] = field(default_factory=dict)
+    pending: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (feed or link, reason)
+    page_fallbacks: int = 0
+    duration_s: float = 0.0
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for o in self.outcomes if o.outcome == outcome)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return {o.url: o.error or "" for o in self.outcomes if o.outcome in ("failed", "refused")}
+
+    @property
+    def malformed(self) -> dict[str, str]:
+        return {o.url: o.bozo_reason or "" for o in self.outcomes if o.malformed}
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.outcomes)} feeds polled ({self.count('new')} with new items, "
+            f"{self.count('not-modified')} not modified, {self.count('unchanged')} unchanged, "
+            f"{self.count('failed') + self.count('refused')} failed), "
+            f"{self.articles_queued} new articles, {self.articles_sent} sent to Kafka, "
+            f"{self.pending} pending, {len(self.rejected)} rejected, "
+            f"{self.page_fallbacks} with feed text, in {self.duration_s:.1f}s"
+        )
+
+
+def replica_ordinal(settings: Settings) -> int:
+    if settings.poller_ordinal is not None:
+        return settings.poller_ordinal
+    match = _ORDINAL.search(os.environ.get("HOSTNAME", ""))
+    return int(match.group(1)) if match else 0
+
+
+def _strip_validators(headers: dict[str, str]) -> None:
+    headers.pop("If-None-Match", None)
+    headers.pop("If-Modified-Since", None)
+
+
+class Poller:
+    """Polls the registry's feeds. Owns (and closes) whatever it had to create itself."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        feeds: Sequence[FeedSpec] | Path | None = None,
+        *,
+        state: StateStore | None = None,
+        sink: ArticleSink | None = None,
+        fetcher: Fetcher | None = None,
+        schedule: scheduler.ScheduleConfig | None = None,
+        progress: Callable[[FeedOutcome], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._feeds_source = (
+            feeds if feeds is not None else (settings.feeds_file or settings.home / "feeds.yaml")
+        )
+        self._owned: list[object] = []
+        self.state = state or StateStore(settings.home / "poller.sqlite3")
+        if state is None:
+            self._owned.append(self.state)
+        self.fetcher = fetcher or Fetcher(settings)
+        if fetcher is None:
+            self._owned.append(self.fetcher)
+        self._sink = sink
+        self.schedule = schedule or scheduler.ScheduleConfig(
+            min_interval_s=settings.poll_min_interval_s,
+            max_interval_s=settings.poll_max_interval_s,
+        )
+        self.gate = scheduler.HostGate(
+            settings.poll_per_host_concurrency, settings.poll_per_host_spacing_s
+        )
+        self.robots = RobotsCache(self.fetcher, settings.user_agent)
+        self.progress = progress
+        self.ordinal = replica_ordinal(settings)
+        self.topic = topics.qualified(topics.ARTICLES_RAW, settings.topic_prefix)
+        self._delivery_failures = 0
+
+    # --- resources ----------------------------------------------------------------------
+
+    @property
+    def sink(self) -> ArticleSink:
+        if self._sink is None:
+            from pipeline.adapters.kafka import KafkaArticleSink, make_producer
+
+            self._sink = KafkaArticleSink(make_producer(self.settings), self.topic)
+            self._owned.append(self._sink)
+        return self._sink
+
+    def ready(self) -> bool:
+        return self.sink.ready()
+
+    async def aclose(self) -> None:
+        for resource in reversed(self._owned):
+            if isinstance(resource, Fetcher):
+                await resource.aclose()
+            elif isinstance(resource, StateStore):
+                resource.close()
+            else:
+                await asyncio.to_thread(resource.close)  # type: ignore[attr-defined]
+        self._owned.clear()
+
+    def feeds(self) -> list[FeedSpec]:
+        source = self._feeds_source
+        specs = registry.load(source) if isinstance(source, Path) else list(source)
+        replicas = max(1, self.settings.poller_replicas)
+        return [s for s in specs if owns(s.url, replicas, self.ordinal)]
+
+    # --- the cycle ----------------------------------------------------------------------
+
+    async def run_once(self, *, ignore_schedule: bool = False) -> PollReport:
+        """Poll every due feed (all unparked ones with ``ignore_schedule``), then deliver."""
+        started = time.monotonic()
+        report = PollReport()
+        specs = self.feeds()
+        states = self.state.feeds()
+        now = time.time()
+        report.feeds_owned = len(specs)
+        due = [
+            s
+            for s in specs
+            if (st := states.get(s.url)) is None
+            or (st.parked_reason is None and (ignore_schedule or st.next_poll <= now))
+        ]
+        report.feeds_due = len(due)
+        limit = asyncio.Semaphore(max(1, self.settings.poll_concurrency))
+
+        async def one(spec: FeedSpec) -> None:
+            async with limit:
+                outcome = await self._poll_feed(spec, states.get(spec.url), report)
+            report.outcomes.append(outcome)
+            metrics.FEEDS.labels(outcome.outcome).inc()
+            if self.progress is not None:
+                self.progress(outcome)
+
+        await asyncio.gather(*(one(spec) for spec in due))
+        await self.deliver(report)
+        metrics.PARKED.set(sum(1 for st in self.state.feeds().values() if st.parked_reason))
+        report.duration_s = time.monotonic() - started
+        return report
+
+    async def run_forever(self, stop: asyncio.Event | None = None) -> None:
+        """Poll until ``stop`` is set, sleeping until the next feed is due."""
+        stop = stop or asyncio.Event()
+        last_prune = 0.0
+        while not stop.is_set():
+            report = await self.run_once()
+            log.info("poll cycle: %s", report.summary())
+            if time.time() - last_prune > 24 * 3600:
+                self.state.prune_seen()
+                last_prune = time.time()
+            wait = self._seconds_until_next_due()
+            if report.pending:  # Kafka was unreachable: retry the outbox with backoff
+                wait = min(wait, min(60.0, 2.0 * 2 ** min(self._delivery_failures, 5)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(0.5, wait))
+
+    def _seconds_until_next_due(self) -> float:
+        states = self.state.feeds()
+        now = time.time()
+        upcoming = [
+            states[s.url].next_poll if s.url in states else now
+            for s in self.feeds()
+            if s.url not in states or states[s.url].parked_reason is None
+        ]
+        return min(60.0, max(0.0, min(upcoming, default=now + 60.0) - now))
+
+    # --- one feed -----------------------------------------------------------------------
+
+    async def _poll_feed(
+        self, spec: FeedSpec, state: FeedState | None, report: PollReport
+    ) -> FeedOutcome:
+        state = state or FeedState(url=spec.url)
+        now = time.time()
+        try:
+            return await self._poll_feed_inner(spec, state, report, now)
+        except Exception as exc:  # a bug for one feed must not stop the others
+            log.exception("poll of %s crashed", spec.url)
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            self._fail(state, now, error, "internal")
+            return FeedOutcome(spec.url, "failed", error=error, parked=state.parked_reason)
+
+    def _fail(
+        self,
+        state: FeedState,
+        now: float,
+        error: str,
+        reason: str,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        scheduler.record_failure(
+            state,
+            now,
+            error,
+            reason=reason,
+            status=status,
+            retry_after_s=retry_after_s,
+            cfg=self.schedule,
+        )
+        self.state.save_feed(state)
+
+    async def _poll_feed_inner(
+        self, spec: FeedSpec, state: FeedState, report: PollReport, now: float
+    ) -> FeedOutcome:
+        host = urlsplit(spec.url).netloc.lower()
+        headers: dict[str, str] = {
+            "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
+            "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+        }
+        if state.etag:
+            headers["If-None-Match"] = state.etag
+        if state.last_modified:
+            headers["If-Modified-Since"] = state.last_modified
+        full_fetch_due = (
+            state.last_full_fetch is not None
+            and now - state.last_full_fetch > self.schedule.full_fetch_every_s
+        )
+        if full_fetch_due:  # validators can lie: now and then, fetch without them
+            _strip_validators(headers)
+        try:
+            async with self.gate.slot(host):
+                with metrics.FETCH_SECONDS.labels("feed").time():
+                    response = await self.fetcher.get(
+                        spec.url, headers=headers, accept=feed_content_type_ok
+                    )
+        except FetchError as exc:
+            error = f"{exc.reason}: {exc.detail}"
+            self._fail(state, now, error, exc.reason, exc.status)
+            outcome = "refused" if exc.reason == "blocked-address" else "failed"
+            return FeedOutcome(spec.url, outcome, error=error, parked=state.parked_reason)
+
+        status = response.status
+        state.last_status = status
+        if status in (429, 503):
+            retry_after = scheduler.parse_retry_after(response.headers.get("retry-after"), now)
+            if retry_after is not None:
+                self.gate.hold(host, min(retry_after, self.schedule.retry_after_cap_s))
+            error = f"HTTP {status}" + (f", Retry-After {retry_after:.0f}s" if retry_after else "")
+            self._fail(state, now, error, "http-status", status, retry_after)
+            return FeedOutcome(spec.url, "failed", error=error, parked=state.parked_reason)
+        if status == 304:
+            scheduler.record_success(state, now, 0, spec.interval, self.schedule)
+            self.state.save_feed(state)
+            return FeedOutcome(spec.url, "not-modified")
+        if not 200 <= status < 300:
+            error = f"HTTP {status}"
+            self._fail(state, now, error, "http-status", status)
+            return FeedOutcome(spec.url, "failed", error=error, parked=state.parked_reason)
+
+        state.etag = response.headers.get("etag") or None
+        state.last_modified = response.headers.get("last-modified") or None
+        state.last_full_fetch = (
+            now
+            if "If-None-Match" not in headers and ("If-Modified-Since" not in headers)
+            else state.last_full_fetch or now
+        )
+        body_hash = hashlib.sha1(response.content).hexdigest()
+        if body_hash == state.body_hash:  # a 200 with the same bytes: validators lie
+            scheduler.record_success(state, now, 0, spec.interval, self.schedule)
+            self.state.save_feed(state)
+            return FeedOutcome(spec.url, "unchanged")
+
+        try:
+            parsed = await asyncio.to_thread(
+                parse_feed, response.content, response.url, dict(response.headers)
+            )
+        except HostileFeed as exc:
+            self._fail(state, now, str(exc), "hostile", status)
+            return FeedOutcome(spec.url, "refused", error=str(exc), parked=state.parked_reason)
+        except ValueError as exc:
+            error = f"not a feed: {exc}"
+            self._fail(state, now, error, "parse", status)
+            return FeedOutcome(spec.url, "failed", error=error, parked=state.parked_reason)
+
+        state.bozo_reason = parsed.bozo_reason
+        if parsed.truncated:
+            report.rejected.append(
+                (spec.url, f"feed lists {parsed.truncated} entries beyond the per-poll limit")
+            )
+        new = await self._new_articles(spec, parsed, report)
+        with self.state.transaction() as conn:
+            for article_key, payload, link, rejection in new:
+                if rejection is None:
+                    self.state.enqueue(conn, article_key, spec.url, payload)
+                else:
+                    self.state.reject(conn, article_key, spec.url, rejection)
+                    report.rejected.append((link, rejection))
+                    metrics.ARTICLES.labels("rejected").inc()
+            queued = sum(1 for item in new if item[3] is None)
+            report.articles_queued += queued
+            metrics.ARTICLES.labels("queued").inc(queued)
+            state.body_hash = body_hash
+            scheduler.record_success(state, now, queued, spec.interval, self.schedule)
+            self.state.save_feed(state, conn)
+        return FeedOutcome(
+            spec.url,
+            "new" if queued else "unchanged",
+            new_items=queued,
+            bozo_reason=parsed.bozo_reason,
+            malformed=parsed.malformed,
+        )
+
+    # --- entries -> articles ------------------------------------------------------------
+
+    async def _new_articles(
+        self, spec: FeedSpec, parsed: ParsedFeed, report: PollReport
+    ) -> list[tuple[str, bytes, str, str | None]]:
+        """(article id, payload, link, rejection) for each entry not seen before."""
+        candidates: dict[str, tuple[FeedEntry, str]] = {}
+        rejected: list[tuple[str, bytes, str, str | None]] = []
+        for entry in parsed.entries:
+            link = entry.link
+            if not link and entry.guid and entry.guid.startswith(("http://", "https://")):
+                link = entry.guid
+            try:
+                key = article_id(link or "")
+            except InvalidURL as exc:
+                # Remember the refusal under an id of its own so it is reported once.
+                ident = f"{spec.url}\n{entry.guid or ''}\n{entry.title or ''}\n{link or ''}"
+                key = "entry:" + hashlib.sha1(ident.encode()).hexdigest()
+                rejected.append(
+                    (key, b"", link or entry.guid or spec.url, f"entry has no usable link: {exc}")
+                )
+                continue
+            candidates.setdefault(key, (entry, link or ""))
+        known = self.state.known([*candidates, *(r[0] for r in rejected)])
+        self.state.touch_seen(k for k in candidates if k in known)
+        fresh = {k: v for k, v in candidates.items() if k not in known}
+        out = [r for r in rejected if r[0] not in known]
+        limit = asyncio.Semaphore(PAGE_CONCURRENCY_PER_FEED)
+
+        async def build(key: str, entry: FeedEntry, link: str) -> None:
+            async with limit:
+                article = await self._article(spec, parsed, entry, link, key)
+            if article.text_source == "feed":
+                report.page_fallbacks += 1
+            metrics.TEXT_SOURCE.labels(article.text_source).inc()
+            payload = article.to_json()
+            try:
+                schemas.validate(topics.ARTICLES_RAW.name, json.loads(payload))
+            except schemas.SchemaError as exc:
+                out.append((key, b"", link, f"schema: {exc}"))
+                return
+            out.append((key, payload, link, None))
+
+        await asyncio.gather(*(build(k, e, link) for k, (e, link) in fresh.items()))
+        return out
+
+    async def _article(
+        self, spec: FeedSpec, parsed: ParsedFeed, entry: FeedEntry, link: str, key: str
+    ) -> Article:
+        extracted, note = await self._page(link)
+        summary = entry.summary
+        if extracted is not None:
+            text, source = extracted.text, "page"
+        else:
+            text, source = summary or entry.title or "", "feed"
+            if not summary:
+                note = f"{note}; the feed has no summary either"
+        title = entry.title or (extracted.title if extracted else None) or "(untitled)"
+        return Article(
+            id=key,
+            url=link,
+            normalized_url=normalize_url(link),
+            canonical_url=extracted.canonical_url if extracted else None,
+            feed_url=spec.url,
+            feed_name=spec.name or parsed.title,
+            outlet=(extracted.site_name if extracted else None) or spec.name or parsed.title,
+            domain=domain_of(link),
+            title=title,
+            summary=summary,
+            text=text,
+            authors=(extracted.authors if extracted and extracted.authors else entry.authors),
+            published_at=entry.published_at or (extracted.published_at if extracted else None),
+            language=(extracted.language if extracted else None)
+            or entry.language
+            or spec.language
+            or parsed.language,
+            tags=list(spec.tags),
+            text_source=source,
+            text_note=None if source == "page" else note,
+        )
+
+    async def _page(self, link: str) -> tuple[Extracted | None, str]:
+        """The page's extraction, or None and why not."""
+        if not self.settings.fetch_pages:
+            return None, "page fetching is off (WIREWATCH_FETCH_PAGES=false)"
+        if self.settings.respect_robots:
+            allowed, why = await self.robots.check(link)
+            if not allowed:
+                return None, f"robots.txt: {why}"
+        try:
+            async with self.gate.slot(urlsplit(link).netloc.lower()):
+                with metrics.FETCH_SECONDS.labels("page").time():
+                    response = await self.fetcher.get(link, accept=page_content_type_ok)
+        except FetchError as exc:
+            return None, f"page not fetched: {exc.reason}: {exc.detail}"
+        if response.status != 200:
+            return None, f"page answered HTTP {response.status}"
+        try:
+            return await asyncio.to_thread(extract_page, response.text(), response.url), ""
+        except ExtractionFailed as exc:
+            return None, f"extraction failed: {exc}"
+        except Exception as exc:  # trafilatura/lxml on hostile markup: keep the summary
+            return None, f"extraction failed: {type(exc).__name__}: {exc}"
+
+    # --- delivery -----------------------------------------------------------------------
+
+    async def deliver(self, report: PollReport | None = None) -> PollReport:
+        """Send the outbox to Kafka; acknowledged articles become seen."""
+        report = report or PollReport()
+        while True:
+            batch = self.state.pending(limit=500)
+            if not batch:
+                break
+            items = [(p.article_id, p.payload) for p in batch]
+            acked, failed = await asyncio.to_thread(self.sink.deliver, items)
+            self.state.mark_sent(acked)
+            report.articles_sent += len(acked)
+            metrics.ARTICLES.labels("sent").inc(len(acked))
+            if failed:
+                self.state.mark_failed(failed)
+                report.send_failures.update(failed)
+                metrics.ARTICLES.labels("send-failed").inc(len(failed))
+                self._delivery_failures += 1
+                log.warning(
+                    "Kafka did not acknowledge %d articles (kept in the outbox): %s",
+                    len(failed),
+                    next(iter(failed.values())),
+                )
+                break  # the broker is struggling; the next cycle retries
+            self._delivery_failures = 0
+        report.pending = self.state.pending_count()
+        metrics.OUTBOX.set(report.pending)
+        return report
