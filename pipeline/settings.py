@@ -18,11 +18,26 @@ def _default_home() -> Path:
     return Path.home() / ".wirewatch"
 
 
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "wirewatch"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WIREWATCH_", extra="ignore")
 
     # Where the managed stack keeps its artifacts, data and logs, and the poller its state.
     home: Path = Field(default_factory=_default_home)
+
+    # Managed local stack (`wirewatch stack up`): state under <home>/stack, pinned server
+    # artifacts from a Maven repository into a cache shared by every stack and test run.
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    maven_url: str = "https://repo1.maven.org/maven2"
+    stack_kafka_port: int = 9092
+    stack_kafka_controller_port: int = 9093
+    stack_es_port: int = 9200
+    stack_kafka_heap: str = "512m"
+    stack_es_heap: str = "512m"
+    es_java_home: Path | None = None  # a full JDK 21+; unset: ES_JAVA_HOME or auto-detected
 
     # Kafka. Unset bootstrap means "use the managed local broker".
     kafka_bootstrap: str | None = None
@@ -78,6 +93,10 @@ class Settings(BaseSettings):
 
     # Faust worker.
     worker_web_port: int = 6066
+
+    @property
+    def stack_dir(self) -> Path:
+        return self.home / "stack"
 
     @property
     def embedded(self) -> bool:
