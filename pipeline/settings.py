@@ -92,7 +92,19 @@ class Settings(BaseSettings):
     actors_file: Path | None = None
 
     # Faust worker.
-    worker_web_port: int = 6066
+    worker_web_port: int = 6066  # /healthz, /readyz, /metrics
+    worker_replication_factor: int = 1  # changelog and repartition topics; 3 in production
+    # Dedup (pipeline.dedup; the reasons for these defaults are in docs/decisions.md).
+    dedup_threshold: float = 0.5  # estimated Jaccard of 3-word shingles for a near-duplicate
+    dedup_shingle_words: int = 3
+    dedup_num_perm: int = 128
+    dedup_min_words: int = 25  # shorter bodies only get the exact URL/content layers
+    dedup_window_hours: float = 72.0  # articles older than this leave the dedup state
+    dedup_max_entries: int = 200_000  # and the oldest go first beyond this many
+    # Enrichment: batches go to spaCy in child processes so the event loop stays free.
+    enrich_batch_size: int = 16
+    enrich_processes: int = 1  # per worker; 0 runs spaCy in a thread of the worker itself
+    batch_within_s: float = 0.5  # flush a partial enrich/index batch after this long
 
     @property
     def stack_dir(self) -> Path:

@@ -1,0 +1,59 @@
+"""Text and URL normalisation, content hashes and shingles: the inputs of every dedup layer.
+
+Normalisation removes what outlets change without changing the story: case, Unicode
+variants of quotes and dashes, punctuation and whitespace. Digits are kept: "86%" and "68%"
+are different claims.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Query parameters that only track the click, never select the content.
+_TRACKING_PARAM = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|smid|ref|rss)$")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens of ``text`` after Unicode compatibility folding."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _WORD.findall(folded)
+
+
+def normalize_text(text: str) -> str:
+    """The body as the content hash sees it: words only, single spaces."""
+    return " ".join(words(text))
+
+
+def content_hash(text: str) -> str:
+    """sha1 hex of the normalised body: equal for copies that differ only in layout."""
+    return hashlib.sha1(normalize_text(text).encode()).hexdigest()
+
+
+def shingles(tokens: list[str], size: int) -> set[bytes]:
+    """Overlapping ``size``-word shingles; a text shorter than ``size`` is one shingle."""
+    if len(tokens) <= size:
+        return {" ".join(tokens).encode()} if tokens else set()
+    return {" ".join(tokens[i : i + size]).encode() for i in range(len(tokens) - size + 1)}
+
+
+def url_key(url: str) -> str:
+    """A comparable form of a URL (used for ``canonical_url``, which arrives unnormalised).
+
+    Scheme, ``www.``, fragment, trailing slash and tracking parameters do not select the
+    content, so they are dropped; the remaining query is sorted.
+    """
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not _TRACKING_PARAM.match(k.lower())
+    )
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit(("", host, path, urlencode(query), "")).removeprefix("//")
