@@ -25,11 +25,15 @@ ARTICLES_RAW = Topic(
     name="wirewatch.articles.raw",
     key="article id (sha1 of the normalised URL)",
     schema="article.schema.json",
+    # One partition: every copy of a story must meet the same dedup state, whatever its
+    # key. Dedup costs ~1 ms per article; the heavy stage scales on the deduped topic.
+    partitions=1,
 )
 ARTICLES_DEDUPED = Topic(
     name="wirewatch.articles.deduped",
     key="article id",
     schema="deduped-article.schema.json",
+    partitions=8,  # enrichment (spaCy) parallelism: up to this many worker processes
 )
 ARTICLES_ENRICHED = Topic(
     name="wirewatch.articles.enriched",
