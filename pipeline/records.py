@@ -117,7 +117,12 @@ class Actor(Record):
 class Claim(Record):
     source: Span | None = Field(None, description="who, as written: 'Gerasimov', 'he'")
     cue: Span | None = Field(None, description="'said', 'claimed', 'according to'")
-    content: Span
+    content: Span = Field(description="what was said; covers all of content_parts")
+    content_parts: list[Span] = Field(
+        default_factory=list,
+        description="the pieces of a discontinuous content (a quotation resumed after "
+        "'he said'), empty when content is one piece",
+    )
     speaker: str | None = Field(None, description="canonical actor the source resolves to")
     kind: Literal["direct", "indirect", "mixed"]
     quantities: list[Quantity] = Field(default_factory=list)

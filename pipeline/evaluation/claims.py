@@ -32,6 +32,13 @@ def _chars(frags: Fragments) -> set[int]:
     return out
 
 
+def claim_chars(claim: Claim) -> set[int]:
+    """Characters of a claim's content: its parts when it is discontinuous."""
+    if claim.content_parts:
+        return _chars(tuple((p.start, p.end) for p in claim.content_parts))
+    return set(range(claim.content.start, claim.content.end))
+
+
 def jaccard(a: set[int], b: set[int]) -> float:
     if not a or not b:
         return 0.0
@@ -44,7 +51,7 @@ def match(
 ) -> list[tuple[int, int, float]]:
     """(gold index, predicted index, jaccard) pairs, one-to-one, greedy by jaccard."""
     gchars = [_chars(g.content) for g in gold]
-    pchars = [set(range(p.content.start, p.content.end)) for p in predicted]
+    pchars = [claim_chars(p) for p in predicted]
     candidates = []
     for gi, gc in enumerate(gchars):
         gmin, gmax = min(gc, default=0), max(gc, default=-1)
