@@ -105,6 +105,17 @@ class Settings(BaseSettings):
     enrich_batch_size: int = 16
     enrich_processes: int = 1  # per worker; 0 runs spaCy in a thread of the worker itself
     batch_within_s: float = 0.5  # flush a partial enrich/index batch after this long
+    # Alerts: webhook deliveries retry transient failures this many times, then dead-letter.
+    alert_webhook_attempts: int = 5
+    alert_webhook_timeout_s: float = 10.0
+    alert_webhook_concurrency: int = 16  # in-flight webhook posts per worker
+
+    # Kibana, only for `wirewatch kibana import` (the pipeline itself never calls it).
+    kibana_url: str | None = None
+    kibana_username: str | None = None
+    kibana_password: SecretStr | None = None
+    kibana_api_key: SecretStr | None = None
+    kibana_ca_certs: Path | None = None
 
     @property
     def stack_dir(self) -> Path:
