@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stack": ("pipeline.cli.stack", "Manage the local Kafka broker and Elasticsearch node."),
     "search": ("pipeline.cli.search", "Search indexed articles from the terminal."),
     "schemas": ("pipeline.cli.schemas", "Export or check the topic JSON Schemas."),
+    "feeds": ("pipeline.cli.feeds", "List, add, remove, import (OPML) and export feeds."),
+    "poll": ("pipeline.cli.poll", "Poll feeds and produce new articles to Kafka."),
     "alerts": ("pipeline.cli.alerts", "Manage alert rules: add, list, remove, test."),
     "kibana": ("pipeline.cli.kibana", "Import the Kibana saved objects and alerting rules."),
 }

@@ -114,6 +114,7 @@ def from_opml(data: bytes) -> list[FeedSpec]:
             url = outline.get("xmlUrl")
             label = outline.get("title") or outline.get("text")
             if url:
+                label = label if label != url else None
                 extra = [
                     t
                     for t in (outline.get("category") or "").replace("/", ",").split(",")
