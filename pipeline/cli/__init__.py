@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipeline.cli.run", "Run the whole pipeline (embedded stack unless servers are set)."),
     "stack": ("pipeline.cli.stack", "Manage the local Kafka broker and Elasticsearch node."),
     "search": ("pipeline.cli.search", "Search indexed articles from the terminal."),
+    "replay": ("pipeline.cli.replay", "Re-index enriched articles from a time or offset."),
+    "setup": ("pipeline.cli.setup", "Create Kafka topics, install index templates and alias."),
     "schemas": ("pipeline.cli.schemas", "Export or check the topic JSON Schemas."),
     "feeds": ("pipeline.cli.feeds", "List, add, remove, import (OPML) and export feeds."),
     "poll": ("pipeline.cli.poll", "Poll feeds and produce new articles to Kafka."),

@@ -32,7 +32,8 @@ def _claim(claim: Claim) -> dict[str, Any]:
         "source": claim.source.text if claim.source else None,
         "cue": claim.cue.text if claim.cue else None,
         "kind": claim.kind,
-        "content": claim.content.text,
+        # A quotation resumed after "he said" is indexed without the interruption.
+        "content": " … ".join(p.text for p in claim.content_parts) or claim.content.text,
         "has_quantity": bool(claim.quantities),
         "quantities": [_quantity(q) for q in claim.quantities],
     }

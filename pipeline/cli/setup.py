@@ -1,0 +1,56 @@
+"""``wirewatch setup``: create the Kafka topics and install the Elasticsearch templates,
+lifecycle policy and first index behind the write alias. Safe to run again."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import click
+
+from pipeline.adapters.elastic import make_client
+from pipeline.index.setup import install
+from pipeline.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def _kibana_import(url: str) -> None:
+    """Hand over to the Kibana assets importer (`wirewatch kibana`), when it is installed."""
+    try:
+        kibana = importlib.import_module("pipeline.cli.kibana")
+    except ImportError as exc:
+        raise click.ClickException("the Kibana importer (pipeline.cli.kibana) is absent") from exc
+    args = ["import", "--kibana-url", url] if isinstance(kibana.command, click.Group) else [url]
+    kibana.command.main(args=args, prog_name="wirewatch kibana", standalone_mode=False)
+
+
+@click.command(help=__doc__)
+@click.option("--kafka/--no-kafka", default=True, show_default=True, help="Create topics.")
+@click.option(
+    "--elasticsearch/--no-elasticsearch",
+    "elastic",
+    default=True,
+    show_default=True,
+    help="Install index templates, lifecycle policy and the write alias.",
+)
+@click.option("--kibana-url", help="Also import the Kibana saved objects into this Kibana.")
+def command(kafka: bool, elastic: bool, kibana_url: str | None) -> None:
+    settings = get_settings()
+    if kafka:
+        from pipeline.adapters.kafka import ensure_topics
+
+        created = ensure_topics(settings)
+        click.echo(
+            f"kafka: {len(created)} topics created" + (f" ({', '.join(created)})" * bool(created))
+        )
+    if elastic:
+        client = make_client(settings)
+        try:
+            report = install(client, settings)
+        finally:
+            client.close()
+        for line in report.lines():
+            click.echo(f"elasticsearch: {line}")
+    if kibana_url:
+        _kibana_import(kibana_url)
