@@ -10,6 +10,7 @@ other fields are case-insensitive term queries.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pipeline.alerts.matcher import ActorNames, IdentityNames
@@ -50,10 +51,14 @@ def term_query(term: Term, registry: ActorNames) -> dict[str, Any]:
     field = term.field
     if field in _TEXT_FIELDS:
         phrase = " ".join(term.tokens)
-        return _any([{"match_phrase": {f: phrase}} for f in _TEXT_FIELDS[field]])
+        fields = _TEXT_FIELDS[field]
+        if len(fields) == 1:
+            return {"match_phrase": {fields[0]: phrase}}
+        return {"multi_match": {"query": phrase, "type": "phrase", "fields": list(fields)}}
     if field in ("actor", "speaker"):
+        # canonical names are written by the enricher exactly as the registry spells them
         target = "actor" if field == "actor" else "claim_speaker"
-        return _any([_ci_term(target, name) for name in _names(registry, term.value)])
+        return {"terms": {target: _names(registry, term.value)}}
     value = " ".join(term.value.split())
     if field == "outlet":
         return _ci_term("outlet", value)
@@ -113,6 +118,42 @@ def rule_to_es(rule: AlertRule, registry: ActorNames | None = None) -> dict[str,
     return {"bool": {"filter": clauses}}
 
 
+def kibana_rule(
+    rule: AlertRule,
+    registry: ActorNames | None = None,
+    index: str = "wirewatch-articles-*",
+    interval: str = "1m",
+) -> dict[str, Any]:
+    """Body for Kibana's POST /api/alerting/rule/{id}: the stream rule as an ``.es-query``
+    rule over the articles, grouped by story cluster so one story raises one Kibana alert."""
+    return {
+        "name": f"Wirewatch: {rule.name}",
+        "rule_type_id": ".es-query",
+        "consumer": "stackAlerts",
+        "schedule": {"interval": interval},
+        "tags": ["wirewatch", f"wirewatch-rule:{rule.id}"],
+        "notify_when": "onActionGroupChange",
+        "params": {
+            "searchType": "esQuery",
+            "index": [index],
+            "timeField": "ingested_at",
+            "esQuery": json.dumps({"query": rule_to_es(rule, registry)}, indent=2),
+            "size": 10,
+            "threshold": [0],
+            "thresholdComparator": ">",
+            "timeWindowSize": 5,
+            "timeWindowUnit": "m",
+            "aggType": "count",
+            "groupBy": "top",
+            "termField": "story.cluster_id",
+            "termSize": 100,
+            "excludeHitsFromPreviousRun": False,
+            "sourceFields": [],
+        },
+        "actions": [],
+    }
+
+
 def fields_in(query: Any) -> set[str]:
     """Every field name a query names (for the tests that check them against the template)."""
     found: set[str] = set()
@@ -120,6 +161,8 @@ def fields_in(query: Any) -> set[str]:
         for key, value in query.items():
             if key in ("term", "match_phrase", "wildcard", "prefix", "terms", "range"):
                 found.update(value)
+            elif key == "multi_match":
+                found.update(value["fields"])
             else:
                 found |= fields_in(value)
     elif isinstance(query, list):
