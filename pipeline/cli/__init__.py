@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "poll": ("pipeline.cli.poll", "Poll feeds and produce new articles to Kafka."),
     "alerts": ("pipeline.cli.alerts", "Manage alert rules: add, list, remove, test."),
     "kibana": ("pipeline.cli.kibana", "Import the Kibana saved objects and alerting rules."),
+    "worker": ("pipeline.cli.worker", "Run the stream worker: dedup, enrich, alert, index."),
 }
 
 

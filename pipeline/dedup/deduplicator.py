@@ -62,6 +62,7 @@ class Deduplicator:
         self._signatures: dict[str, np.ndarray] = {}
         self._order: list[tuple[float, str]] = []  # min-heap of (seen, article id)
         self.watermark = 0.0
+        self.last_layer = ""  # how the last assign decided: a Match, "replay" or "update"
         self.rebuild()
 
     # --- derived state ----------------------------------------------------------------
@@ -131,6 +132,7 @@ class Deduplicator:
             entry = Entry.from_dict(previous)
             if entry.content == content:
                 # The same article again: a replay after a crash or an unchanged re-poll.
+                self.last_layer = "replay"
                 return self._story(entry)
             # The page changed under the same URL: same article, same cluster, new body.
             self._unindex(entry)
@@ -138,9 +140,11 @@ class Deduplicator:
             entry.signature = self._signature_text(article.text)
             entry.url_keys = url_keys
             entry.seen = max(entry.seen, seen)
+            self.last_layer = "update"
             return self._commit(entry)
 
         match, target, similarity, sig = self._find(url_keys, content, article.text)
+        self.last_layer = match
         if target is None:
             cluster_id = canonical_id = article.id
         else:

@@ -1,0 +1,11 @@
+"""The Faust worker: the stream stages between the raw-article topic and Elasticsearch.
+
+    wirewatch.articles.raw (1 partition)
+      --dedup-->    wirewatch.articles.deduped  (8 partitions, key: article id)
+      --enrich-->   wirewatch.articles.enriched (key: article id)
+      --index-->    Elasticsearch            (and --alert--> pipeline.alerts.agent)
+    any stage --poison/rejected--> wirewatch.dead-letter
+
+``create_app(settings)`` (pipeline.worker.app) builds the app; each module in
+``AGENT_MODULES`` declares its agents on it with ``register(app, settings)``.
+"""

@@ -1,0 +1,103 @@
+"""``create_app(settings)``: the Faust app every worker process runs.
+
+Kafka connection (SASL/SSL), topic prefix and web port come from Settings. A failing agent
+crashes the whole process (``CrashingSupervisor``) so Kubernetes restarts it and Kafka
+redelivers whatever was not committed, instead of a worker limping on with a dead stage.
+
+Stages live in their own modules; each module in ``AGENT_MODULES`` exposes
+``register(app, settings)`` and declares its topics, tables and agents there.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ssl
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from mode import CrashingSupervisor
+from prometheus_client import generate_latest
+
+from pipeline.adapters.kafka import bootstrap_servers
+from pipeline.settings import Settings, get_settings
+
+AGENT_MODULES: tuple[str, ...] = (
+    "pipeline.worker.dedup_agent",
+    "pipeline.worker.enrich_agent",
+    "pipeline.worker.index_agent",
+    "pipeline.alerts.agent",
+)
+
+
+def app_id(settings: Settings) -> str:
+    """Consumer group and changelog-topic prefix; the topic prefix keeps test runs apart."""
+    return f"{settings.topic_prefix}wirewatch-worker"
+
+
+def broker_credentials(settings: Settings) -> faust.types.CredentialsT | None:
+    protocol = settings.kafka_security_protocol.upper()
+    context: ssl.SSLContext | None = None
+    if protocol in ("SSL", "SASL_SSL"):
+        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        context = ssl.create_default_context(cafile=cafile)
+    if protocol.startswith("SASL"):
+        password = settings.kafka_password.get_secret_value() if settings.kafka_password else None
+        return faust.SASLCredentials(
+            username=settings.kafka_username,
+            password=password,
+            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+            ssl_context=context,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+def create_app(
+    settings: Settings | None = None, agent_modules: Sequence[str] = AGENT_MODULES
+) -> faust.App:
+    settings = settings or get_settings()
+    ident = app_id(settings)
+    app = faust.App(
+        ident,
+        broker=[f"kafka://{host.strip()}" for host in bootstrap_servers(settings).split(",")],
+        broker_credentials=broker_credentials(settings),
+        agent_supervisor=CrashingSupervisor,
+        consumer_auto_offset_reset="earliest",
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        topic_replication_factor=settings.worker_replication_factor,
+        topic_allow_declare=True,
+        store="memory://",  # tables are rebuilt from their changelogs on start
+        datadir=str(settings.home / "worker" / ident),
+        web_enabled=True,
+        web_port=settings.worker_web_port,
+        web_bind="0.0.0.0",
+    )
+    for name in agent_modules:
+        importlib.import_module(name).register(app, settings)
+    add_routes(app)
+    return app
+
+
+def is_ready(app: faust.App) -> bool:
+    """Started, not rebalancing, tables recovered: the worker is consuming."""
+    return bool(app.started) and not app.rebalancing and not app.in_recovery
+
+
+def add_routes(app: faust.App) -> None:
+    @app.page("/healthz")
+    async def healthz(view: faust.web.View, request: Any) -> Any:
+        # Alive while the event loop answers; a crashed agent has already exited.
+        return view.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(view: faust.web.View, request: Any) -> Any:
+        if is_ready(app):
+            return view.json({"status": "ready"})
+        return view.json({"status": "not ready"}, status=503)
+
+    @app.page("/metrics")
+    async def metrics(view: faust.web.View, request: Any) -> Any:
+        return view.bytes(generate_latest(), content_type="text/plain; version=0.0.4")

@@ -1,0 +1,106 @@
+"""Dedup stage: wirewatch.articles.raw -> wirewatch.articles.deduped.
+
+The raw topic has one partition, so one agent instance sees every article and near
+duplicates are found whichever outlet, poller or key they came with. Its state is the
+``dedup`` table (article id -> entry, changelog-backed, one partition like its source);
+the deduplicator's in-memory indexes are rebuilt from it whenever the table is recovered,
+e.g. after a restart or when the partition moves to another worker.
+
+Every article flows on, duplicates included, with its StoryRef; an unparseable or
+schema-invalid record goes to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from typing import Any
+
+import faust
+
+from pipeline.dedup import DedupConfig, Deduplicator
+from pipeline.records import Article, DedupedArticle, StoryRef
+from pipeline.settings import Settings
+from pipeline.topics import ARTICLES_DEDUPED, ARTICLES_RAW
+from pipeline.worker.channels import raw_topic
+from pipeline.worker.deadletter import DeadLetters
+from pipeline.worker.outcomes import DEDUP_MATCHES, DEDUP_STATE, count
+
+log = logging.getLogger(__name__)
+
+STAGE = "dedup"
+TABLE = "dedup"
+
+
+def dedup_config(settings: Settings) -> DedupConfig:
+    return DedupConfig(
+        threshold=settings.dedup_threshold,
+        num_perm=settings.dedup_num_perm,
+        shingle_words=settings.dedup_shingle_words,
+        min_words=settings.dedup_min_words,
+        window_s=settings.dedup_window_hours * 3600.0,
+        max_entries=settings.dedup_max_entries,
+    )
+
+
+class DedupStage:
+    """The deduplicator over a (Faust table) store, rebuilt after each recovery."""
+
+    def __init__(self, store: MutableMapping[str, Any], config: DedupConfig) -> None:
+        self.store = store
+        self.config = config
+        self._dedup: Deduplicator | None = None
+
+    def invalidate(self) -> None:
+        self._dedup = None
+
+    @property
+    def dedup(self) -> Deduplicator:
+        if self._dedup is None:
+            self._dedup = Deduplicator(self.store, self.config)
+            log.info("dedup state rebuilt: %d articles in the window", len(self._dedup))
+        return self._dedup
+
+    def process(self, value: bytes | None) -> DedupedArticle:
+        """Parse and cluster one raw value; raises (ValueError) for a poison record."""
+        if value is None:
+            raise ValueError("empty value (tombstone) on the raw-article topic")
+        article = Article.from_json(value)
+        story: StoryRef = self.dedup.assign(article)
+        DEDUP_MATCHES.labels(self.dedup.last_layer).inc()
+        DEDUP_STATE.set(len(self.store))
+        return DedupedArticle(article=article, story=story)
+
+
+def register(app: faust.App, settings: Settings) -> DedupStage:
+    raw = raw_topic(app, ARTICLES_RAW, settings)
+    deduped = raw_topic(app, ARTICLES_DEDUPED, settings)
+    dead_letters = DeadLetters(app, settings)
+    table = app.Table(
+        TABLE,
+        default=None,
+        partitions=ARTICLES_RAW.partitions,
+        schema=faust.Schema(key_serializer="json", value_serializer="json"),
+        help="dedup window: article id -> dedup entry",
+    )
+    stage = DedupStage(table, dedup_config(settings))
+
+    @table.on_recover
+    async def _recovered() -> None:
+        stage.invalidate()
+
+    @app.agent(raw, name=f"{app.conf.id}.dedup")
+    async def dedup_agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                record = stage.process(message.value)
+            except Exception as exc:
+                # Unparseable or schema-invalid (pydantic ValidationError), or a bug that
+                # only this record triggers: either way it must not stop the stream.
+                await dead_letters.send_error(STAGE, message, exc)
+                continue
+            await deduped.send(key=record.article.id.encode(), value=record.to_json())
+            count(STAGE, "processed" if record.story.match == "new" else "duplicate")
+
+    return stage

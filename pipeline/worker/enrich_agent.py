@@ -1,0 +1,144 @@
+"""Enrichment stage: wirewatch.articles.deduped -> wirewatch.articles.enriched.
+
+spaCy is CPU-bound, so batches run in child processes (``enrich_processes`` per worker,
+each loading the model once), never on the event loop that keeps the Kafka heartbeats,
+commits and web endpoints alive. Across machines it scales by partitions: the deduped
+topic has 8, and each worker process consumes its share, so adding a worker adds
+throughput without code changes.
+
+A record that does not parse is dead-lettered; an extractor failure on one article is
+carried in ``enrichment_errors`` by pipeline.enrich, never dropped. A dead child process
+(``BrokenProcessPool``) is not a record problem: it propagates and crashes the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from pipeline.records import DedupedArticle
+from pipeline.settings import Settings
+from pipeline.topics import ARTICLES_DEDUPED, ARTICLES_ENRICHED
+
+if TYPE_CHECKING:
+    import faust
+
+    from pipeline.enrich.annotate import Annotator
+
+log = logging.getLogger(__name__)
+
+STAGE = "enrich"
+
+# --- runs in the child process (or the worker's single enrichment thread) ------------------
+
+_annotator: Annotator | None = None
+
+
+def _init_child(parent_pid: int) -> None:
+    """Load the model once per child, and exit when the worker dies (even by SIGKILL)."""
+    global _annotator
+    from pipeline.enrich.annotate import Annotator
+
+    _annotator = Annotator()
+
+    def watch_parent() -> None:
+        while os.getppid() == parent_pid:
+            threading.Event().wait(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, daemon=True, name="parent-watch").start()
+
+
+def enrich_values(values: list[bytes]) -> list[bytes]:
+    """DedupedArticle JSON in, EnrichedArticle JSON out, same order."""
+    global _annotator
+    from pipeline.enrich import enrich
+    from pipeline.enrich.annotate import Annotator
+
+    if _annotator is None:
+        _annotator = Annotator()
+    deduped = [DedupedArticle.from_json(v) for v in values]
+    return [record.to_json() for record in enrich(deduped, _annotator)]
+
+
+# --- runs in the worker ---------------------------------------------------------------------
+
+
+class EnrichRunner:
+    """Runs ``enrich_values`` off the event loop, split across the child processes."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self._executor: Executor | None = None
+
+    @property
+    def executor(self) -> Executor:
+        if self._executor is None:
+            if self.processes > 0:
+                # spawn, not fork: the worker has threads (Kafka client, web) by now
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_child,
+                    initargs=(os.getpid(),),
+                )
+            else:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="enrich")
+        return self._executor
+
+    async def run(self, values: list[bytes]) -> list[bytes]:
+        if not values:
+            return []
+        loop = asyncio.get_running_loop()
+        parts = max(1, min(self.processes, len(values)))
+        size = -(-len(values) // parts)
+        chunks = [values[i : i + size] for i in range(0, len(values), size)]
+        results = await asyncio.gather(
+            *(loop.run_in_executor(self.executor, enrich_values, chunk) for chunk in chunks)
+        )
+        return [value for chunk in results for value in chunk]
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+def register(app: faust.App, settings: Settings) -> EnrichRunner:
+    from pipeline.worker.channels import raw_topic
+    from pipeline.worker.deadletter import DeadLetters
+    from pipeline.worker.outcomes import count
+
+    deduped = raw_topic(app, ARTICLES_DEDUPED, settings)
+    enriched = raw_topic(app, ARTICLES_ENRICHED, settings)
+    dead_letters = DeadLetters(app, settings)
+    runner = EnrichRunner(settings.enrich_processes)
+
+    @app.agent(deduped, name=f"{app.conf.id}.enrich")
+    async def enrich_agent(stream: Any) -> None:
+        async for events in stream.take_events(
+            settings.enrich_batch_size, within=settings.batch_within_s
+        ):
+            good = []
+            for event in events:
+                try:
+                    DedupedArticle.from_json(event.message.value or b"")
+                except ValueError as exc:
+                    await dead_letters.send_error(STAGE, event.message, exc)
+                else:
+                    good.append(event)
+            outputs = await runner.run([event.message.value for event in good])
+            for event, value in zip(good, outputs, strict=True):
+                await enriched.send(key=event.message.key, value=value)
+            count(STAGE, "processed", len(good))
+
+    @app.on_before_shutdown.connect
+    async def _close_pool(sender: Any, **kwargs: Any) -> None:
+        runner.close()
+
+    return runner
