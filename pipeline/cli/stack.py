@@ -1,0 +1,127 @@
+"""``wirewatch stack up | status | down | logs``: the managed local Kafka and Elasticsearch."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from pipeline.settings import Settings, get_settings
+from pipeline.stack import LocalStack, StackError, stack_for
+from pipeline.stack.process import tail
+
+
+class DownloadProgress:
+    """Download progress on stderr: a live line on a terminal, every 10% otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last_step = -1
+        self.last_draw = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = 100 * done // total
+        if self.tty:
+            now = time.monotonic()
+            if now - self.last_draw < 0.2 and done < total:
+                return
+            self.last_draw = now
+            end = "\n" if done >= total else ""
+            click.echo(
+                f"\r  {percent:3d}%  {done / 2**20:6.1f} / {total / 2**20:.1f} MiB",
+                err=True,
+                nl=False,
+            )
+            click.echo(end, err=True, nl=False)
+        elif percent // 10 != self.last_step:
+            self.last_step = percent // 10
+            click.echo(f"  {percent}% of {total / 2**20:.0f} MiB", err=True)
+
+
+def _notify(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _existing(settings: Settings) -> LocalStack:
+    """The stack as last started (its recorded ports), or as configured if never started."""
+    if (settings.stack_dir / "stack.json").exists():
+        return stack_for(settings, kafka_port=None, es_port=None, kafka_controller_port=None)
+    return stack_for(settings)
+
+
+def _fail(error: StackError) -> None:
+    raise click.ClickException(str(error))
+
+
+@click.group(name="stack")
+def command() -> None:
+    """Manage the local Kafka broker and Elasticsearch node (state in $WIREWATCH_HOME/stack)."""
+
+
+@command.command()
+@click.option("--kafka-port", type=int, help="Kafka listener port [WIREWATCH_STACK_KAFKA_PORT].")
+@click.option(
+    "--kafka-controller-port",
+    type=int,
+    help="KRaft controller port [WIREWATCH_STACK_KAFKA_CONTROLLER_PORT].",
+)
+@click.option("--es-port", type=int, help="Elasticsearch HTTP port [WIREWATCH_STACK_ES_PORT].")
+def up(kafka_port: int | None, kafka_controller_port: int | None, es_port: int | None) -> None:
+    """Download (once), start and health-check both servers. Running it twice is harmless."""
+    settings = get_settings()
+    overrides: dict[str, Any] = {
+        key: value
+        for key, value in (
+            ("kafka_port", kafka_port),
+            ("kafka_controller_port", kafka_controller_port),
+            ("es_port", es_port),
+        )
+        if value is not None
+    }
+    stack = stack_for(settings, progress=DownloadProgress(), notify=_notify, **overrides)
+    started = time.monotonic()
+    try:
+        stack.up()
+    except StackError as error:
+        _fail(error)
+    click.echo(f"kafka          {stack.kafka_bootstrap}")
+    click.echo(f"elasticsearch  {stack.es_url}")
+    click.echo(
+        f"ready in {time.monotonic() - started:.1f}s (state: {settings.stack_dir})", err=True
+    )
+
+
+@command.command()
+def status() -> None:
+    """Show each server's state, address, pid and resident memory."""
+    stack = _existing(get_settings())
+    for server in stack.status():
+        pid = str(server.pid) if server.pid is not None else "-"
+        rss = f"{server.rss_bytes / 2**20:.0f} MiB" if server.rss_bytes is not None else "-"
+        click.echo(f"{server.name:<14} {server.state:<8} {server.address:<16} pid {pid:<8} {rss}")
+
+
+@command.command()
+@click.option("--purge", is_flag=True, help="Also delete the servers' data, config and logs.")
+def down(purge: bool) -> None:
+    """Stop both servers (SIGTERM, then SIGKILL after a grace period); clear stale pid files."""
+    try:
+        stopped = _existing(get_settings()).down(purge=purge)
+    except StackError as error:
+        _fail(error)
+    click.echo(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@command.command()
+@click.argument("server", type=click.Choice(["kafka", "elasticsearch"]))
+@click.option("-n", "--lines", default=50, show_default=True, help="How many lines.")
+def logs(server: str, lines: int) -> None:
+    """Print the end of a server's log."""
+    stack = _existing(get_settings())
+    path = stack.kafka.log_file if server == "kafka" else stack.elasticsearch.log_file
+    text = tail(path, lines)
+    if not text:
+        raise click.ClickException(f"no log at {path}: has `wirewatch stack up` run?")
+    click.echo(text)

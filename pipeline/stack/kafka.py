@@ -1,0 +1,238 @@
+"""One Apache Kafka node in KRaft mode (broker and controller in one JVM) on loopback.
+
+Layout under its directory: ``config/`` (server.properties, log4j2.properties),
+``data/`` (the log dirs, formatted once with a cluster id), ``logs/`` and ``kafka.pid``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
+
+from pipeline.stack import process
+from pipeline.stack.errors import ServerStartError
+from pipeline.stack.java import Java
+
+log = logging.getLogger(__name__)
+
+NODE_ID = 1
+
+_LOG4J2 = """\
+status = warn
+appender.file.type = RollingFile
+appender.file.name = file
+appender.file.fileName = ${sys:kafka.logs.dir}/server.log
+appender.file.filePattern = ${sys:kafka.logs.dir}/server.log.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 16MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 2
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+"""
+
+
+def new_cluster_id() -> str:
+    """Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+@contextlib.contextmanager
+def _quiet_kafka_client() -> Iterator[None]:
+    # kafka-python logs every refused connection while the broker boots.
+    logger = logging.getLogger("kafka")
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def metadata_ok(bootstrap: str, timeout_s: float = 5.0) -> bool:
+    """One real metadata round trip: True if the broker answers and lists itself."""
+    timeout_ms = int(timeout_s * 1000)
+    with _quiet_kafka_client():
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap,
+                client_id="wirewatch-stack-health",
+                request_timeout_ms=timeout_ms,
+                bootstrap_timeout_ms=timeout_ms,
+            )
+        except (KafkaError, OSError):
+            return False
+        try:
+            return bool(admin.describe_cluster().get("brokers"))
+        except (KafkaError, OSError):
+            return False
+        finally:
+            admin.close()
+
+
+class KafkaServer:
+    name = "kafka"
+
+    def __init__(self, directory: Path, port: int, controller_port: int, heap: str = "512m"):
+        self.directory = directory
+        self.port = port
+        self.controller_port = controller_port
+        self.heap = heap
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.directory / "config"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.directory / "data"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.directory / "logs"
+
+    @property
+    def log_file(self) -> Path:
+        return self.logs_dir / "server.log"
+
+    @property
+    def pid_file(self) -> process.PidFile:
+        return process.PidFile(self.directory / "kafka.pid", marker=str(self.config_dir))
+
+    def ports(self) -> tuple[int, ...]:
+        return (self.port, self.controller_port)
+
+    def running_pid(self) -> int | None:
+        return self.pid_file.running_pid()
+
+    def server_properties(self) -> str:
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": str(NODE_ID),
+            "controller.quorum.voters": f"{NODE_ID}@127.0.0.1:{self.controller_port}",
+            "listeners": (
+                f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
+            ),
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "log.dirs": str(self.data_dir),
+            "num.partitions": "1",
+            # One node: every internal topic has a single replica.
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            # Consumers join at once instead of waiting 3 s for more members.
+            "group.initial.rebalance.delay.ms": "0",
+        }
+        return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+    def write_config(self) -> None:
+        for directory in (self.config_dir, self.data_dir, self.logs_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        (self.config_dir / "server.properties").write_text(self.server_properties())
+        (self.config_dir / "log4j2.properties").write_text(_LOG4J2)
+
+    def _java_command(self, java: Java, classpath: Sequence[Path], main: str) -> list[str]:
+        return [
+            str(java.executable),
+            "-Xms128m",
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            f"-Dkafka.logs.dir={self.logs_dir}",
+            f"-Dlog4j2.configurationFile={self.config_dir / 'log4j2.properties'}",
+            "-cp",
+            ":".join(str(p) for p in classpath),
+            main,
+        ]
+
+    def format_storage(self, java: Java, classpath: Sequence[Path], cluster_id: str) -> None:
+        """Format the log dir once; a formatted one keeps its data across restarts."""
+        if (self.data_dir / "meta.properties").exists():
+            return
+        command = [
+            *self._java_command(java, classpath, "kafka.tools.StorageTool"),
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(self.config_dir / "server.properties"),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["?"]
+            raise ServerStartError(
+                f"formatting Kafka storage in {self.data_dir} failed ({detail[0]}); remove "
+                "that directory (wirewatch stack down --purge) and retry"
+            )
+
+    def start(
+        self, java: Java, classpath: Sequence[Path], cluster_id: str, timeout_s: float = 90.0
+    ) -> int:
+        """Start the node in the background and return its pid once it answers metadata."""
+        self.write_config()
+        self.format_storage(java, classpath, cluster_id)
+        command = self._java_command(java, classpath, "kafka.Kafka")
+        command.append(str(self.config_dir / "server.properties"))
+        with (self.logs_dir / "stdout.log").open("ab") as out:
+            child = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.directory,
+                start_new_session=True,  # survives the CLI; Ctrl-C in the shell spares it
+            )
+        self.pid_file.write(child.pid)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                self.pid_file.clear()
+                raise ServerStartError(
+                    f"Kafka exited with code {child.returncode} while starting; see "
+                    f"{self.log_file} (last line: {self._last_log_line()})"
+                )
+            if metadata_ok(self.address, timeout_s=2.0):
+                return child.pid
+            time.sleep(0.5)
+        self.stop()
+        raise ServerStartError(
+            f"Kafka did not answer on {self.address} within {timeout_s:.0f}s; see {self.log_file}"
+        )
+
+    def _last_log_line(self) -> str:
+        for path in (self.logs_dir / "stdout.log", self.log_file):
+            lines = process.tail(path, 1)
+            if lines:
+                return lines
+        return "none"
+
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """Stop the node if it runs; clear its pid file either way. True if it was running."""
+        pid = self.running_pid()
+        if pid is not None:
+            process.stop(pid, timeout_s)
+        self.pid_file.clear()
+        return pid is not None

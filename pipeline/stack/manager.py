@@ -1,0 +1,344 @@
+"""The managed local stack: one Kafka node and one Elasticsearch node under one state dir.
+
+State dir layout::
+
+    stack.json          ports and Kafka cluster id, so later commands find the servers
+    stack.lock          serialises `up`/`down` on this state dir
+    kafka/              config, data, logs, kafka.pid
+    elasticsearch/      config, data, logs, tmp, elasticsearch.pid
+
+Artifacts live in the shared cache (``Settings.cache_dir``), not here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.settings import Settings
+from pipeline.stack import elasticsearch, process
+from pipeline.stack.artifacts import MAVEN_CENTRAL, ArtifactCache, ProgressFn, file_lock
+from pipeline.stack.elasticsearch import ElasticsearchNode
+from pipeline.stack.errors import PortInUseError, StackError
+from pipeline.stack.java import Java, find_elasticsearch_java, find_kafka_java
+from pipeline.stack.kafka import KafkaServer, new_cluster_id
+from pipeline.stack.pins import ELASTICSEARCH_ZIP, KAFKA_JARS, Artifact
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    name: str
+    state: str  # "running", "stopped" or "crashed" (a pid file whose process is gone)
+    address: str
+    pid: int | None
+    rss_bytes: int | None
+
+
+@dataclass(frozen=True)
+class _State:
+    kafka_port: int
+    kafka_controller_port: int
+    es_port: int
+    es_transport_port: int
+    cluster_id: str
+
+
+class LocalStack:
+    """Start, inspect and stop the local Kafka broker and Elasticsearch node.
+
+    Ports left as None are taken from the previous run in ``state_dir`` if there was one,
+    else chosen free at random (tests); the CLI passes its fixed defaults explicitly.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        kafka_port: int | None = None,
+        es_port: int | None = None,
+        *,
+        kafka_controller_port: int | None = None,
+        cache_dir: Path | None = None,
+        maven_url: str = MAVEN_CENTRAL,
+        es_java_home: Path | None = None,
+        kafka_heap: str = "512m",
+        es_heap: str = "512m",
+        progress: ProgressFn | None = None,
+        notify: Notify | None = None,
+    ):
+        self.state_dir = state_dir
+        self.cache = ArtifactCache(
+            cache_dir if cache_dir is not None else Settings().cache_dir, maven_url
+        )
+        self.es_java_home = es_java_home
+        self.progress = progress
+        self.notify: Notify = notify or (lambda message: log.info("%s", message))
+        stored = self._load_state()
+        self._stored = stored
+        self._state = _State(
+            kafka_port=_pick(kafka_port, stored, "kafka_port"),
+            kafka_controller_port=_pick(kafka_controller_port, stored, "kafka_controller_port"),
+            es_port=_pick(es_port, stored, "es_port"),
+            es_transport_port=_pick(None, stored, "es_transport_port"),
+            cluster_id=str(stored.get("cluster_id") or new_cluster_id()),
+        )
+        self.kafka = KafkaServer(
+            state_dir / "kafka",
+            self._state.kafka_port,
+            self._state.kafka_controller_port,
+            heap=kafka_heap,
+        )
+        self.elasticsearch = ElasticsearchNode(
+            state_dir / "elasticsearch",
+            self._state.es_port,
+            self._state.es_transport_port,
+            heap=es_heap,
+        )
+
+    # --- endpoints -----------------------------------------------------------------------
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka.address
+
+    @property
+    def es_url(self) -> str:
+        return self.elasticsearch.url
+
+    # --- whole stack ---------------------------------------------------------------------
+
+    def up(self) -> None:
+        """Start whatever is not running and return once both servers are healthy.
+
+        Running twice is harmless. On any failure, servers this call started are stopped
+        again and the StackError propagates.
+        """
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.state_dir / "stack.lock"):
+            self._clear_stale()
+            kafka_needed = self.kafka.running_pid() is None
+            es_needed = self.elasticsearch.running_pid() is None
+            if not kafka_needed:
+                self._check_same_port("Kafka", "kafka_port", self.kafka.port)
+            if not es_needed:
+                self._check_same_port("Elasticsearch", "es_port", self.elasticsearch.port)
+            if kafka_needed:
+                self._check_ports(self.kafka.ports(), "Kafka", "--kafka-port")
+            if es_needed:
+                self._prepare_es_ports()
+            if not (kafka_needed or es_needed):
+                self.notify("local stack already running")
+                return
+            kafka_java = find_kafka_java() if kafka_needed else None
+            es_java = find_elasticsearch_java(self.es_java_home) if es_needed else None
+            wanted: list[Artifact] = []
+            if kafka_needed:
+                wanted.extend(KAFKA_JARS)
+            if es_needed:
+                wanted.append(ELASTICSEARCH_ZIP)
+            self._fetch(wanted)
+            self._save_state()
+            self._start_concurrently(
+                kafka_java if kafka_needed else None, es_java if es_needed else None
+            )
+
+    def down(self, purge: bool = False) -> list[str]:
+        """Stop both servers (graceful, then forced) and clear pid files, stale ones too.
+
+        Returns the names of the servers that were running. ``purge`` also deletes their
+        data, config and logs (the artifact cache is kept).
+        """
+        with file_lock(self.state_dir / "stack.lock"):
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                kafka = pool.submit(self.kafka.stop)
+                es = pool.submit(self.elasticsearch.stop)
+                stopped = [
+                    name for name, f in (("kafka", kafka), ("elasticsearch", es)) if f.result()
+                ]
+            if purge:
+                for server_dir in (self.kafka.directory, self.elasticsearch.directory):
+                    shutil.rmtree(server_dir, ignore_errors=True)
+                (self.state_dir / "stack.json").unlink(missing_ok=True)
+        return stopped
+
+    def status(self) -> list[ServerStatus]:
+        return [self._status_of(self.kafka), self._status_of(self.elasticsearch)]
+
+    def is_running(self) -> bool:
+        return all(s.state == "running" for s in self.status())
+
+    # --- single servers, keeping ports and data (fault tests) ------------------------------
+
+    def stop_kafka(self) -> None:
+        self.kafka.stop()
+
+    def start_kafka(self) -> None:
+        if self.kafka.running_pid() is not None:
+            return
+        self._check_ports(self.kafka.ports(), "Kafka", "--kafka-port")
+        java = find_kafka_java()
+        classpath = self._fetch(KAFKA_JARS)
+        self.kafka.start(java, classpath, self._state.cluster_id)
+
+    def stop_elasticsearch(self) -> None:
+        self.elasticsearch.stop()
+
+    def start_elasticsearch(self) -> None:
+        if self.elasticsearch.running_pid() is not None:
+            return
+        self._prepare_es_ports()
+        java = find_elasticsearch_java(self.es_java_home)
+        home = self._es_home()
+        self.elasticsearch.start(home, java)
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _start_concurrently(self, kafka_java: Java | None, es_java: Java | None) -> None:
+        started: list[KafkaServer | ElasticsearchNode] = []
+        futures: list[tuple[KafkaServer | ElasticsearchNode, Future[Any]]] = []
+        try:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                if kafka_java is not None:
+                    self.notify(f"starting Kafka on {self.kafka.address}")
+                    classpath = [self.cache.path_for(a) for a in KAFKA_JARS]
+                    futures.append(
+                        (
+                            self.kafka,
+                            pool.submit(
+                                self.kafka.start, kafka_java, classpath, self._state.cluster_id
+                            ),
+                        )
+                    )
+                if es_java is not None:
+                    self.notify(f"starting Elasticsearch on {self.elasticsearch.url}")
+                    home = self._es_home()
+                    futures.append(
+                        (self.elasticsearch, pool.submit(self.elasticsearch.start, home, es_java))
+                    )
+                errors: list[BaseException] = []
+                for server, future in futures:
+                    try:
+                        future.result()
+                        started.append(server)
+                    except BaseException as exc:  # collect both before cleaning up
+                        errors.append(exc)
+                if errors:
+                    raise errors[0]
+        except BaseException:
+            for server, _ in futures:
+                server.stop()
+            raise
+
+    def _es_home(self) -> Path:
+        return elasticsearch.install(self.cache.path_for(ELASTICSEARCH_ZIP), self.cache.root)
+
+    def _fetch(self, artifacts: Sequence[Artifact]) -> list[Path]:
+        missing = self.cache.missing(artifacts)
+        if missing:
+            mib = sum(a.size for a in missing) / 2**20
+            self.notify(
+                f"downloading {len(missing)} pinned artifact(s), {mib:.0f} MiB, "
+                f"from {self.cache.base_url}"
+            )
+        return self.cache.fetch(artifacts, progress=self.progress)
+
+    def _check_ports(self, ports: tuple[int, ...], server: str, flag: str) -> None:
+        for port in ports:
+            if not process.port_is_free(port):
+                raise PortInUseError(
+                    f"port {port} needed by {server} is already in use by another process: "
+                    f"stop that process or choose other ports ({flag}, or "
+                    "WIREWATCH_STACK_* settings)"
+                )
+
+    def _check_same_port(self, server: str, key: str, wanted: int) -> None:
+        running = self._stored.get(key)
+        if isinstance(running, int) and running != wanted:
+            raise StackError(
+                f"{server} already runs on 127.0.0.1:{running}, not {wanted}: run "
+                "`wirewatch stack down` first to move it"
+            )
+
+    def _prepare_es_ports(self) -> None:
+        self._check_ports((self.elasticsearch.port,), "Elasticsearch", "--es-port")
+        # The transport port is internal: if another process took it, pick a new one.
+        if not process.port_is_free(self.elasticsearch.transport_port):
+            port = process.free_port()
+            self.elasticsearch.transport_port = port
+            self._state = replace(self._state, es_transport_port=port)
+            self._save_state()
+
+    def _clear_stale(self) -> None:
+        for server in (self.kafka, self.elasticsearch):
+            if server.pid_file.is_stale():
+                self.notify(f"removing stale pid file {server.pid_file.path}")
+                server.pid_file.clear()
+
+    def _status_of(self, server: KafkaServer | ElasticsearchNode) -> ServerStatus:
+        pid = server.running_pid()
+        if pid is not None:
+            state = "running"
+        elif server.pid_file.is_stale():
+            state = "crashed"
+        else:
+            state = "stopped"
+        return ServerStatus(
+            name=server.name,
+            state=state,
+            address=server.address,
+            pid=pid,
+            rss_bytes=process.rss_bytes(pid) if pid is not None else None,
+        )
+
+    def _load_state(self) -> dict[str, Any]:
+        try:
+            data = json.loads((self.state_dir / "stack.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _save_state(self) -> None:
+        path = self.state_dir / "stack.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self._state.__dict__, indent=2) + "\n")
+        tmp.replace(path)
+        self._stored = dict(self._state.__dict__)
+
+
+def _pick(explicit: int | None, stored: dict[str, Any], key: str) -> int:
+    if explicit is not None:
+        return explicit
+    value = stored.get(key)
+    return value if isinstance(value, int) else process.free_port()
+
+
+def stack_for(settings: Settings, **overrides: Any) -> LocalStack:
+    """The LocalStack that `wirewatch stack` manages for these settings."""
+    options: dict[str, Any] = {
+        "kafka_port": settings.stack_kafka_port,
+        "es_port": settings.stack_es_port,
+        "kafka_controller_port": settings.stack_kafka_controller_port,
+        "cache_dir": settings.cache_dir,
+        "maven_url": settings.maven_url,
+        "es_java_home": settings.es_java_home,
+        "kafka_heap": settings.stack_kafka_heap,
+        "es_heap": settings.stack_es_heap,
+    }
+    options.update(overrides)
+    return LocalStack(settings.stack_dir, **options)
+
+
+def ensure_stack(settings: Settings, **overrides: Any) -> LocalStack:
+    """Start the managed stack unless it already runs; return it (for its endpoints)."""
+    stack = stack_for(settings, **overrides)
+    stack.up()
+    return stack

@@ -1,0 +1,63 @@
+"""Session fixtures: the real local stack (Kafka broker + Elasticsearch node).
+
+Integration tests take the ``stack`` fixture: a LocalStack on random free ports in a
+temporary state dir, started once per session (both servers concurrently) and stopped
+after. It fails, never skips, when the servers cannot start. Artifacts come from the
+shared cache (WIREWATCH_CACHE_DIR), so only the first session ever downloads them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import Settings
+from pipeline.stack import LocalStack, StackError
+from pipeline.stack.process import free_port
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    """The running local stack: ``.kafka_bootstrap``, ``.es_url``, stop/start per server."""
+    settings = Settings()
+    # Not pytest's tmp dir: that one is 0700 and Elasticsearch runs as another user.
+    state_dir = Path(tempfile.mkdtemp(prefix="wirewatch-stack-"))
+    state_dir.chmod(0o755)
+    local = LocalStack(
+        state_dir,
+        kafka_port=free_port(),
+        es_port=free_port(),
+        kafka_controller_port=free_port(),
+        cache_dir=settings.cache_dir,
+        maven_url=settings.maven_url,
+        es_java_home=settings.es_java_home,
+    )
+    try:
+        local.up()
+    except StackError as error:
+        local.down()
+        pytest.fail(f"local stack could not start ({error}); state kept in {state_dir}")
+    try:
+        yield local
+    finally:
+        local.down()
+        if not os.environ.get("WIREWATCH_KEEP_STACK"):
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _restart_stopped_servers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A fault test that stopped a server and then failed must not break the next test."""
+    yield
+    if "stack" not in request.fixturenames:
+        return
+    local: LocalStack = request.getfixturevalue("stack")
+    if local.kafka.running_pid() is None:
+        local.start_kafka()
+    if local.elasticsearch.running_pid() is None:
+        local.start_elasticsearch()

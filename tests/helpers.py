@@ -1,0 +1,33 @@
+"""Small helpers shared by tests (importable as ``helpers``: tests/ is on sys.path)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_until(
+    predicate: Callable[[], T], timeout: float = 30.0, message: str = "", interval: float = 0.1
+) -> T:
+    """Poll ``predicate`` until it returns something truthy; return that value.
+
+    Fails with ``message`` (and the last exception, if the predicate kept raising) once
+    ``timeout`` seconds pass. Use this instead of sleeping to synchronise with servers.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            result = predicate()
+        except Exception as exc:  # the condition may not be checkable yet
+            last_error = exc
+        else:
+            if result:
+                return result
+        if time.monotonic() >= deadline:
+            detail = f" (last error: {last_error!r})" if last_error else ""
+            raise AssertionError(f"timed out after {timeout}s: {message or predicate}{detail}")
+        time.sleep(interval)

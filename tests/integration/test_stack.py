@@ -1,0 +1,107 @@
+"""The local stack runs a real Kafka broker and a real Elasticsearch node."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from elasticsearch import Elasticsearch
+from helpers import wait_until
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from pipeline.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+
+def _consume(bootstrap: str, topic: str, count: int, timeout: float = 60.0) -> list[bytes]:
+    """Read ``count`` values from the start of ``topic`` with kafka-python."""
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=f"g-{topic}"
+    )
+    values: list[bytes] = []
+
+    def got_all() -> bool:
+        for records in consumer.poll(timeout_ms=500).values():
+            values.extend(record.value for record in records)
+        return len(values) >= count
+
+    try:
+        wait_until(got_all, timeout, f"{count} message(s) on {topic}")
+    finally:
+        consumer.close()
+    return values
+
+
+def _new_topic(bootstrap: str) -> str:
+    topic = f"stack-test-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        admin.close()
+    return topic
+
+
+def test_kafka_python_round_trip(stack: LocalStack) -> None:
+    topic = _new_topic(stack.kafka_bootstrap)
+    producer = KafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    producer.send(topic, key=b"k", value=b"hello kafka").get(timeout=30)
+    producer.close()
+    assert _consume(stack.kafka_bootstrap, topic, 1) == [b"hello kafka"]
+
+
+def test_aiokafka_round_trip(stack: LocalStack) -> None:
+    """aiokafka is Faust's client: it must speak this broker's protocol versions."""
+    topic = _new_topic(stack.kafka_bootstrap)
+
+    async def round_trip() -> list[bytes | None]:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, b"hello aiokafka", key=b"k")
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=stack.kafka_bootstrap,
+            group_id=f"g-{topic}",
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            message = await asyncio.wait_for(consumer.getone(), timeout=30)
+            await consumer.commit()
+        finally:
+            await consumer.stop()
+        return [message.value]
+
+    assert asyncio.run(round_trip()) == [b"hello aiokafka"]
+
+
+def test_elasticsearch_index_and_search(stack: LocalStack) -> None:
+    es = Elasticsearch(stack.es_url)
+    index = f"stack-test-{uuid.uuid4().hex[:8]}"
+    es.indices.create(index=index, mappings={"properties": {"title": {"type": "text"}}})
+    es.index(index=index, id="1", document={"title": "Ukraine recaptured villages near Kursk"})
+    es.indices.refresh(index=index)
+    hits = es.search(index=index, query={"match": {"title": "kursk"}})["hits"]["hits"]
+    assert [hit["_id"] for hit in hits] == ["1"]
+    assert es.search(index=index, query={"match": {"title": "paris"}})["hits"]["hits"] == []
+    es.indices.delete(index=index)
+
+
+def test_kafka_restart_keeps_port_and_data(stack: LocalStack) -> None:
+    topic = _new_topic(stack.kafka_bootstrap)
+    producer = KafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    producer.send(topic, value=b"before restart").get(timeout=30)
+    producer.close()
+
+    stack.stop_kafka()
+    assert stack.kafka.running_pid() is None
+    stack.start_kafka()
+
+    assert _consume(stack.kafka_bootstrap, topic, 1) == [b"before restart"]
