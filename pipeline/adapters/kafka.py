@@ -34,12 +34,12 @@ def bootstrap_servers(settings: Settings) -> str:
     if settings.kafka_bootstrap:
         return settings.kafka_bootstrap
     try:  # the managed local stack (pipeline.stack) knows its own port
-        from pipeline.stack import local_kafka_bootstrap  # type: ignore[attr-defined]
+        from pipeline.stack import stack_for
     except ImportError as exc:
         raise KafkaNotConfiguredError(
             "WIREWATCH_KAFKA_BOOTSTRAP is not set and the managed local stack is unavailable"
         ) from exc
-    return local_kafka_bootstrap(settings)
+    return stack_for(settings).kafka_bootstrap
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -59,9 +59,10 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def make_producer(settings: Settings) -> KafkaProducer:
-    return KafkaProducer(
-        **client_options(settings),
+def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+    """The poller's producer; ``overrides`` are KafkaProducer options (tests shorten
+    timeouts with them)."""
+    options: dict[str, Any] = dict(
         acks="all",
         enable_idempotence=True,
         compression_type="gzip",  # stdlib codec: no native library to ship
@@ -72,6 +73,8 @@ def make_producer(settings: Settings) -> KafkaProducer:
         linger_ms=20,
         max_in_flight_requests_per_connection=5,  # the idempotence ceiling keeping order
     )
+    options.update(overrides)
+    return KafkaProducer(**client_options(settings), **options)
 
 
 def ensure_topics(settings: Settings, timeout_ms: int = 30_000) -> list[str]:

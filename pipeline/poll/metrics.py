@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 
 FEEDS = Counter(
     "wirewatch_poll_feeds_total",
-    "Feed polls by outcome (new, not-modified, unchanged, failed, refused)",
+    "Feed polls by outcome (new, no-new, not-modified, unchanged, failed, refused)",
     ["outcome"],
 )
 ARTICLES = Counter(

@@ -55,7 +55,7 @@ class ArticleSink(Protocol):
 @dataclass
 class FeedOutcome:
     url: str
-    outcome: str  # new | not-modified | unchanged | failed | refused
+    outcome: str  # new | no-new | not-modified | unchanged (same bytes) | failed | refused
     new_items: int = 0
     error: str | None = None
     bozo_reason: str | None = None
@@ -69,6 +69,7 @@ class PollReport:
     feeds_due: int = 0
     outcomes: list[FeedOutcome] = field(default_factory=list)
     articles_queued: int = 0
+    duplicates: int = 0  # listed by two feeds in one cycle: queued once
     articles_sent: int = 0
     send_failures: dict[str, str] = field(default_factory=dict)
     pending: int = 0
@@ -90,9 +91,11 @@ class PollReport:
     def summary(self) -> str:
         return (
             f"{len(self.outcomes)} feeds polled ({self.count('new')} with new items, "
-            f"{self.count('not-modified')} not modified, {self.count('unchanged')} unchanged, "
+            f"{self.count('no-new')} without, {self.count('not-modified')} not modified, "
+            f"{self.count('unchanged')} unchanged, "
             f"{self.count('failed') + self.count('refused')} failed), "
-            f"{self.articles_queued} new articles, {self.articles_sent} sent to Kafka, "
+            f"{self.articles_queued} new articles ({self.duplicates} duplicates), "
+            f"{self.articles_sent} sent to Kafka, "
             f"{self.pending} pending, {len(self.rejected)} rejected, "
             f"{self.page_fallbacks} with feed text, in {self.duration_s:.1f}s"
         )
@@ -352,15 +355,18 @@ class Poller:
                 (spec.url, f"feed lists {parsed.truncated} entries beyond the per-poll limit")
             )
         new = await self._new_articles(spec, parsed, report)
+        queued = 0
         with self.state.transaction() as conn:
             for article_key, payload, link, rejection in new:
                 if rejection is None:
-                    self.state.enqueue(conn, article_key, spec.url, payload)
+                    if self.state.enqueue(conn, article_key, spec.url, payload):
+                        queued += 1
+                    else:
+                        report.duplicates += 1
                 else:
                     self.state.reject(conn, article_key, spec.url, rejection)
                     report.rejected.append((link, rejection))
                     metrics.ARTICLES.labels("rejected").inc()
-            queued = sum(1 for item in new if item[3] is None)
             report.articles_queued += queued
             metrics.ARTICLES.labels("queued").inc(queued)
             state.body_hash = body_hash
@@ -368,7 +374,7 @@ class Poller:
             self.state.save_feed(state, conn)
         return FeedOutcome(
             spec.url,
-            "new" if queued else "unchanged",
+            "new" if queued else "no-new",
             new_items=queued,
             bozo_reason=parsed.bozo_reason,
             malformed=parsed.malformed,

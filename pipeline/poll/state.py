@@ -184,12 +184,14 @@ class StateStore:
 
     def enqueue(
         self, conn: sqlite3.Connection, article_id: str, feed_url: str, payload: bytes
-    ) -> None:
-        conn.execute(
+    ) -> bool:
+        """False when the id is already waiting (another feed listed the same link)."""
+        cur = conn.execute(
             "INSERT OR IGNORE INTO outbox (article_id, feed_url, payload, created) "
             "VALUES (?, ?, ?, ?)",
             (article_id, feed_url, payload, time.time()),
         )
+        return cur.rowcount == 1
 
     def reject(self, conn: sqlite3.Connection, article_id: str, feed_url: str, reason: str) -> None:
         now = time.time()
