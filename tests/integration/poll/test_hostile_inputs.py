@@ -1,0 +1,175 @@
+"""Hostile feeds and pages over loopback: each is refused or cut off with a clear reason,
+and the poller carries on with the good feed in the same cycle."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hostile_server import GIB, HostileServer
+
+from pipeline.fetch.client import Fetcher, FetchError
+from pipeline.poll.poller import Poller, PollReport
+from pipeline.poll.registry import FeedSpec
+from pipeline.poll.state import StateStore
+from pipeline.settings import Settings
+
+pytestmark = pytest.mark.timeout(60)
+MAX_BYTES = 2 * 1024 * 1024
+PAGE = (
+    "<html lang='en'><body><article><h1>Fine</h1>"
+    + "".join(
+        f"<p>Paragraph {i}: an ordinary article body with enough words.</p>" for i in range(8)
+    )
+    + "</article></body></html>"
+).encode()
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileServer]:
+    server = HostileServer()
+    yield server
+    server.close()
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(
+        home=tmp_path,
+        fetch_allow_networks="127.0.0.0/8",  # loopback v4 only: ::1 stays refused
+        fetch_max_bytes=MAX_BYTES,
+        fetch_timeout_s=1.5,
+        fetch_max_redirects=4,
+        poll_per_host_concurrency=16,
+        poll_per_host_spacing_s=0,
+    )
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.items: list[tuple[str, bytes]] = []
+
+    def deliver(self, items: list[tuple[str, bytes]]) -> tuple[list[str], dict[str, str]]:
+        self.items.extend(items)
+        return [key for key, _ in items], {}
+
+    def ready(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def _poll(settings: Settings, feeds: list[str], sink: Sink) -> PollReport:
+    poller = Poller(
+        settings,
+        [FeedSpec(url=u) for u in feeds],
+        state=StateStore(settings.home / "state.sqlite3"),
+        sink=sink,
+    )
+
+    async def go() -> PollReport:
+        try:
+            return await poller.run_once()
+        finally:
+            await poller.aclose()
+
+    return asyncio.run(go())
+
+
+def test_hostile_feeds_are_refused_and_the_good_one_is_polled(
+    tmp_path: Path, hostile: HostileServer
+) -> None:
+    b = hostile.base
+    port = hostile.port
+    hostile.redirects = {
+        "/to-ten": "http://10.0.0.1/feed.xml",
+        "/to-metadata": "http://169.254.169.254/latest/meta-data/",
+        "/to-v6-loopback": f"http://[::1]:{port}/good.xml",
+        "/to-file": "file:///etc/passwd",
+    }
+    hostile.pages = {"/page.html": PAGE}
+    hostile.good_feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title>
+<item><title>Fine</title><link>{b}/page.html</link><description>s1</description></item>
+<item><title>Huge page</title><link>{b}/huge-chunked?p</link><description>s2</description></item>
+<item><title>Dripping page</title><link>{b}/drip?p</link><description>s3</description></item>
+<item><title>Looping page</title><link>{b}/loop-a?p</link><description>s4</description></item>
+<item><title>Private page</title><link>{b}/to-ten?p</link><description>s5</description></item>
+<item><title>Robots page</title><link>{b}/private/x.html</link><description>s6</description></item>
+</channel></rss>""".encode()
+    feeds = {
+        "billion": f"{b}/billion.xml",
+        "xxe": f"{b}/xxe.xml",
+        "huge-declared": f"{b}/huge-declared",
+        "huge-chunked": f"{b}/huge-chunked",
+        "drip": f"{b}/drip",
+        "loop": f"{b}/loop-a",
+        "image": f"{b}/image.xml",
+        "redirect-10": f"{b}/to-ten",
+        "redirect-169.254": f"{b}/to-metadata",
+        "redirect-::1": f"{b}/to-v6-loopback",
+        "redirect-file": f"{b}/to-file",
+        "direct-::1": f"http://[::1]:{port}/good.xml",
+        "direct-10": "http://10.20.30.40/feed.xml",
+        "direct-169.254": "http://169.254.169.254/latest/meta-data/",
+        "good": f"{b}/good.xml",
+    }
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sink = Sink()
+    report = _poll(_settings(tmp_path), list(feeds.values()), sink)
+    errors = report.errors
+    expected = {
+        "billion": "refused: entity 'lol1' expands other entities",
+        "xxe": "refused: external entity 'xxe' (XXE)",
+        "huge-declared": f"too-large: declared {GIB:,} bytes",
+        "huge-chunked": f"too-large: body exceeded the {MAX_BYTES:,}-byte limit",
+        "drip": "timeout: no complete response within 1.5s",
+        "loop": "redirect-loop:",
+        "image": "bad-content-type: unexpected content type 'image/png'",
+        "redirect-10": "blocked-address: refused to connect to 10.0.0.1: private",
+        "redirect-169.254": "blocked-address: refused to connect to 169.254.169.254: link-local",
+        "redirect-::1": "blocked-address: refused to connect to ::1: loopback",
+        "redirect-file": "bad-redirect: not an http(s) URL",
+        "direct-::1": "blocked-address: refused to connect to ::1: loopback",
+        "direct-10": "blocked-address: refused to connect to 10.20.30.40: private",
+        "direct-169.254": "blocked-address: refused to connect to 169.254.169.254: link-local",
+    }
+    for name, start in expected.items():
+        assert errors[feeds[name]].startswith(start), (name, errors[feeds[name]])
+    assert feeds["good"] not in errors
+
+    # The 1 GiB bodies were cut off while streaming, never buffered.
+    assert hostile.bytes_sent.get("/huge-chunked", 0) < 64 * 1024 * 1024
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+    assert grown_kib < 200 * 1024
+
+    # The good feed's articles arrived; hostile pages fell back to the feed text, with why.
+    articles = {json.loads(v)["title"]: json.loads(v) for _, v in sink.items}
+    assert articles["Fine"]["text_source"] == "page"
+    notes = {title: a["text_note"] for title, a in articles.items() if title != "Fine"}
+    assert notes == {
+        "Huge page": f"page not fetched: too-large: body exceeded the {MAX_BYTES:,}-byte limit",
+        "Dripping page": "page not fetched: timeout: no complete response within 1.5s",
+        "Looping page": notes["Looping page"],
+        "Private page": notes["Private page"],
+        "Robots page": f"robots.txt: disallowed by {b}/robots.txt",
+    }
+    assert notes["Looping page"].startswith("page not fetched: redirect-loop")
+    assert notes["Private page"].startswith("page not fetched: blocked-address")
+    assert all(a["text"] for a in articles.values())
+
+
+def test_redirect_limit(tmp_path: Path, hostile: HostileServer) -> None:
+    hostile.redirects = {f"/r{i}": f"/r{i + 1}" for i in range(10)}
+
+    async def go() -> FetchError:
+        async with Fetcher(_settings(tmp_path)) as fetcher:
+            with pytest.raises(FetchError) as info:
+                await fetcher.get(f"{hostile.base}/r0")
+            return info.value
+
+    error = asyncio.run(go())
+    assert error.reason == "too-many-redirects" and "more than 4 redirects" in error.detail
