@@ -27,9 +27,29 @@ def generated_schema(topic_name: str) -> dict[str, Any]:
     return schema
 
 
+#: Schemas of command output (not topic values): file name -> "module:model".
+OUTPUT_SCHEMAS = {"annotation.schema.json": "pipeline.enrich.output:AnnotationLine"}
+
+
+def generated_output_schema(file_name: str) -> dict[str, Any]:
+    import importlib
+
+    module, _, name = OUTPUT_SCHEMAS[file_name].partition(":")
+    model = getattr(importlib.import_module(module), name)
+    schema = model.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://wirewatch.dev/schemas/{file_name}"
+    return schema
+
+
 def export(directory: Path = SCHEMA_DIR) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
+    for file_name in OUTPUT_SCHEMAS:
+        path = directory / file_name
+        schema = generated_output_schema(file_name)
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        written.append(path)
     for topic in ALL_TOPICS:
         path = directory / topic.schema
         path.write_text(json.dumps(generated_schema(topic.name), indent=2, sort_keys=True) + "\n")

@@ -20,11 +20,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("pipeline.cli.replay", "Re-index enriched articles from a time or offset."),
     "setup": ("pipeline.cli.setup", "Create Kafka topics, install index templates and alias."),
     "schemas": ("pipeline.cli.schemas", "Export or check the topic JSON Schemas."),
+    "annotate": ("pipeline.cli.annotate", "Print entities and claims of texts as JSON lines."),
+    "eval": ("pipeline.cli.eval", "Score claim extraction against PolNeAR or the seed gold."),
     "feeds": ("pipeline.cli.feeds", "List, add, remove, import (OPML) and export feeds."),
     "poll": ("pipeline.cli.poll", "Poll feeds and produce new articles to Kafka."),
+    "worker": ("pipeline.cli.worker", "Run the stream worker: dedup, enrich, alert, index."),
     "alerts": ("pipeline.cli.alerts", "Manage alert rules: add, list, remove, test."),
     "kibana": ("pipeline.cli.kibana", "Import the Kibana saved objects and alerting rules."),
-    "worker": ("pipeline.cli.worker", "Run the stream worker: dedup, enrich, alert, index."),
 }
 
 

@@ -18,6 +18,8 @@ from pipeline.records import Actor, Claim, Entity, Quantity
 
 @dataclass
 class Annotation:
+    """What the annotator found in one text."""
+
     entities: list[Entity] = field(default_factory=list)
     actors: list[Actor] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)

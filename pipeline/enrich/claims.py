@@ -43,6 +43,29 @@ CLAUSE_ONLY_LEMMAS = frozenset({"say", "tell", "add", "note", "seem", "appear", 
 EXTENDED_OBJECT_LEMMAS = frozenset(
     {"call", "describe", "accuse", "criticize", "praise", "blame", "mock", "attack", "urge"}
 )
+# Nouns that make a cue with their verb: "raised the possibility of", "voiced concern that".
+CUE_NOUNS = frozenset(
+    {
+        "possibility",
+        "prospect",
+        "idea",
+        "notion",
+        "concern",
+        "claim",
+        "suggestion",
+        "argument",
+        "fear",
+        "warning",
+        "assurance",
+        "question",
+        "point",
+        "case",
+    }
+)
+TRIM_ADVERBIALS = True
+TRIM_DEPS = frozenset({"advcl", "prep"})
+TRIM_PREPS = frozenset({"during", "after", "before", "amid", "despite"})
+TRIM_MARKS = frozenset({"as", "while", "although", "though", "because"})
 # Prepositions that introduce content after an object verb: "called for", "referring to".
 CONTENT_PREPS = frozenset({"for", "to", "about", "of", "on", "against", "as"})
 
@@ -245,7 +268,30 @@ class ClaimExtractor:
 
     def _clausal(self, verb: Token) -> tuple[int, int] | None:
         comps = [c for c in verb.children if c.dep_ in ("ccomp", "parataxis")]
-        return self._tokens_range(comps, verb) if comps else None
+        if not comps:
+            return None
+        start, end = self._tokens_range(comps, verb)
+        if TRIM_ADVERBIALS:
+            # ", during his first trip ..." / ", as Moscow waits ...": spaCy hangs the reporting
+            # clause's adverbials on the complement; the gold leaves them out.
+            last = max(comps, key=lambda c: c.i)
+            for child in last.subtree:
+                head = child.head
+                if (
+                    child.i > head.i
+                    and child.dep_ in TRIM_DEPS
+                    and (child.lower_ in TRIM_PREPS or child.dep_ == "advcl")
+                    and (
+                        child.dep_ != "advcl"
+                        or any(m.dep_ == "mark" and m.lower_ in TRIM_MARKS for m in child.children)
+                    )
+                    and (head.i == last.i or (head.dep_ == "xcomp" and head.head.i == last.i))
+                    and child.left_edge.i > 0
+                    and self.doc[child.left_edge.i - 1].text == ","
+                    and self.doc[child.left_edge.i - 1].idx > start
+                ):
+                    end = min(end, self.doc[child.left_edge.i - 1].idx)
+        return start, end
 
     def _object(self, verb: Token) -> tuple[int, int] | None:
         lemma = verb.lemma_.lower()
@@ -330,9 +376,12 @@ class ClaimExtractor:
         drafts: list[_Draft] = []
         seen_content: set[tuple[int, int]] = set()
         for tok in self.doc:
-            if not self._is_cue(tok):
+            if self._is_cue(tok):
+                draft = self._according(tok) if tok.lower_ == "according" else self._verb(tok)
+            elif tok.pos_ == "VERB" and tok.dep_ != "amod":
+                draft = self._noun_cue(tok)
+            else:
                 continue
-            draft = self._according(tok) if tok.lower_ == "according" else self._verb(tok)
             if draft is None or draft.content in seen_content:
                 continue
             if draft.content[1] - draft.content[0] < 2:
@@ -382,6 +431,33 @@ class ClaimExtractor:
             self.last_speaker = (verb.i, speaker)
         return _Draft(source, (verb.idx, cue_end), (start, end), speaker, parts)
 
+    def _noun_cue(self, verb: Token) -> _Draft | None:
+        """ "raised the possibility of ...", "expressed concern that ...": verb + cue noun."""
+        noun = next(
+            (c for c in verb.children if c.dep_ == "dobj" and c.lemma_.lower() in CUE_NOUNS),
+            None,
+        )
+        if noun is None or noun.i < verb.i:
+            return None
+        comp = next(
+            (
+                c
+                for c in noun.children
+                if c.i > noun.i
+                and ((c.dep_ == "prep" and c.lower_ == "of") or c.dep_ in ("acl", "ccomp"))
+            ),
+            None,
+        )
+        if comp is None:
+            return None
+        start, end = self._tidy(comp.left_edge.idx, comp.right_edge.idx + len(comp.right_edge))
+        if end <= start or self._quote_at(verb.idx) is not None:
+            return None
+        subj = self._subject(verb)
+        source = self._source_span(subj) if subj is not None else None
+        speaker = self._speaker(source)
+        return _Draft(source, (verb.idx, noun.idx + len(noun)), (start, end), speaker)
+
     def _according(self, tok: Token) -> _Draft | None:
         to = tok.nbor()
         pobj = next((c for c in to.children if c.dep_ == "pobj"), None)
@@ -414,8 +490,9 @@ class ClaimExtractor:
         content_text = text[cs:ce]
         has_quote = any(c in QUOTE_CHARS for c in content_text) or "''" in content_text
         if has_quote:
-            q = self._quote_at(cs)
-            kind = "direct" if q is not None and q[0] == cs and q[1] >= ce - 1 else "mixed"
+            pieces = d.parts if d.parts else [d.content]
+            direct = all(self._quote_at(ps) == (ps, pe) for ps, pe in pieces)
+            kind = "direct" if direct else "mixed"
         else:
             kind = "indirect"
         return Claim(

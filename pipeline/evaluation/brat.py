@@ -108,6 +108,7 @@ def load_corpus(directory: Path) -> Iterator[GoldDocument]:
         ann = anns.get(txt.stem)
         if ann is None:
             continue
-        text = txt.read_text(encoding="utf-8")
+        with open(txt, encoding="utf-8", newline="") as fh:  # offsets count \r too
+            text = fh.read()
         attributions = parse_ann(ann.read_text(encoding="utf-8"), text, str(ann))
         yield GoldDocument(name=txt.stem, text=text, attributions=attributions)

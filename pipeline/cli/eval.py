@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+
+@click.group("eval")
+def command() -> None:
+    """Score claim and entity extraction against gold data."""
+
+
+@command.command("claims")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--limit", type=int, default=None, help="Score only the first N articles.")
+@click.option("--as-json", "as_json", is_flag=True, help="Print the scores as JSON.")
+def claims(directory: Path, limit: int | None, as_json: bool) -> None:
+    """Score claims against PolNeAR-format gold (DIRECTORY holds text/ and attributions/).
+
+    A claim matches a gold attribution when their content spans' character Jaccard is at
+    least 0.5 (one-to-one, greedy); source accuracy is over matched pairs with a gold
+    source. All attributions and the quotation-mark subset are reported separately.
+    """
+    from pipeline.enrich.annotate import Annotator
+    from pipeline.evaluation.brat import BratError, load_corpus
+    from pipeline.evaluation.claims import score
+
+    try:
+        docs = list(load_corpus(directory))
+    except (FileNotFoundError, BratError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if limit is not None:
+        docs = docs[:limit]
+    annotator = Annotator()
+    started = time.perf_counter()
+    predicted = [a.claims for a in annotator.annotate_many(d.text for d in docs)]
+    elapsed = time.perf_counter() - started
+    scores = score((d.attributions, p) for d, p in zip(docs, predicted, strict=True))
+    summary = {"articles": len(docs), "seconds": round(elapsed, 1), **scores.summary()}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"{len(docs)} articles in {elapsed:.1f}s")
+    click.echo(
+        f"{'subset':<8} {'gold':>6} {'pred':>6} {'match':>6} {'P':>6} {'R':>6} "
+        f"{'F1':>6} {'source':>7}"
+    )
+    for name, c in (("all", scores.all), ("quotes", scores.quotes)):
+        click.echo(
+            f"{name:<8} {c.gold:>6} {c.predicted:>6} {c.matched:>6} {c.precision:>6.3f} "
+            f"{c.recall:>6.3f} {c.f1:>6.3f} {c.source_accuracy:>7.3f}"
+        )
+
+
+@command.command("seed")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Seed fixture directory (default: <shared>/fixtures/seed).",
+)
+def seed(directory: Path | None) -> None:
+    """Score against the seed article's gold: all claims with the right speaker, all entities.
+
+    Exits 1 when the bar is not met.
+    """
+    from pipeline.enrich.annotate import Annotator
+    from pipeline.evaluation import shared_dir
+    from pipeline.evaluation.seed import load_gold, score_seed
+
+    directory = directory or shared_dir() / "fixtures" / "seed"
+    try:
+        text, gold = load_gold(directory)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{directory}: cannot load seed gold: {exc}") from exc
+    result = score_seed(gold, Annotator().annotate(text))
+    click.echo(json.dumps(result.summary(), indent=2))
+    if not result.passed:
+        sys.exit(1)

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import pytest
+
+from pipeline.enrich.annotate import Annotator
+from pipeline.enrich.claims import find_quotes
+from pipeline.records import Claim
+
+
+def only_claim(annotator: Annotator, text: str) -> Claim:
+    claims = annotator.annotate(text).claims
+    assert len(claims) == 1, [c.content.text for c in claims]
+    return claims[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('He said "yes" and "no".', [(8, 13), (18, 22)]),
+        ("“Open,” she said. “Still open", [(0, 7), (18, 29)]),
+        ("''Wire style,'' he said.", [(0, 15)]),
+        # an unclosed quotation ends with its paragraph
+        ('A "broken\nline" here', [(2, 9), (14, 20)]),
+    ],
+)
+def test_find_quotes(text: str, expected: list[tuple[int, int]]) -> None:
+    assert find_quotes(text) == expected
+
+
+def test_indirect_speech_keeps_that_and_drops_the_final_period(annotator: Annotator) -> None:
+    text = "Valery Gerasimov claimed that Russian forces had recaptured the town."
+    claim = only_claim(annotator, text)
+    assert claim.content.text == "that Russian forces had recaptured the town"
+    assert claim.source.text == "Valery Gerasimov"
+    assert claim.cue.text == "claimed"
+    assert claim.kind == "indirect"
+    assert text[claim.content.start : claim.content.end] == claim.content.text
+
+
+def test_inverted_attribution_keeps_quote_marks_and_resolves_surname(
+    annotator: Annotator,
+) -> None:
+    text = (
+        "General Valery Gerasimov visited the front.\n"
+        'The plan had "totally collapsed," Gerasimov claimed.'
+    )
+    claims = annotator.annotate(text).claims
+    claim = next(c for c in claims if c.cue.text == "claimed")
+    assert claim.content.text == 'The plan had "totally collapsed,"'
+    assert claim.speaker == "Valery Gerasimov"
+    assert claim.kind == "mixed"
+
+
+def test_direct_quote_resumed_after_attribution_is_one_claim(annotator: Annotator) -> None:
+    text = '"We will win," said Jane Roe, a local official. "It is only a matter of time."'
+    claim = only_claim(annotator, text)
+    assert claim.kind == "direct"
+    assert [p.text for p in claim.content_parts] == [
+        '"We will win,"',
+        '"It is only a matter of time."',
+    ]
+    assert claim.speaker == "Jane Roe"
+
+
+def test_according_to(annotator: Annotator) -> None:
+    claim = only_claim(annotator, "According to CNN, the talks ended early.")
+    assert claim.cue.text == "According to"
+    assert claim.source.text == "CNN"
+    assert claim.content.text == "the talks ended early"
+    assert claim.speaker == "CNN"
+
+
+def test_pronoun_speaker_is_the_previous_person(annotator: Annotator) -> None:
+    text = "Dmitry Peskov spoke on Monday. He said that the proposal was being studied."
+    claim = only_claim(annotator, text)
+    assert claim.source.text == "He"
+    assert claim.speaker == "Dmitry Peskov"
+
+
+def test_title_speaker_resolves_to_who_holds_it(annotator: Annotator) -> None:
+    text = (
+        "Kremlin spokesperson Dmitry Peskov met reporters.\n"
+        "Later the spokesperson said that no decision had been made."
+    )
+    claim = only_claim(annotator, text)
+    assert claim.source.text == "the spokesperson"
+    assert claim.speaker == "Dmitry Peskov"
+
+
+def test_quantities_in_content_are_attached(annotator: Annotator) -> None:
+    text = "Gerasimov claimed that 430 Ukrainian soldiers had been taken prisoner."
+    claim = only_claim(annotator, text)
+    assert [(q.text, q.value, q.unit) for q in claim.quantities] == [
+        ("430 Ukrainian soldiers", 430.0, "soldier")
+    ]
+
+
+def test_no_claim_without_a_cue(annotator: Annotator) -> None:
+    assert annotator.annotate("The visit was a morale booster for the troops.").claims == []
+
+
+def test_offsets_count_the_first_line_and_crlf(annotator: Annotator) -> None:
+    text = 'Headline here\r\n\r\n"It works," Trump said.'
+    claim = only_claim(annotator, text)
+    assert text[claim.content.start : claim.content.end] == '"It works,"'
+    assert claim.speaker == "Donald Trump"
