@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -50,11 +51,20 @@ def health_ok(url: str, timeout_s: float = 5.0) -> bool:
 class ElasticsearchNode:
     name = "elasticsearch"
 
-    def __init__(self, directory: Path, port: int, transport_port: int, heap: str = "512m"):
+    def __init__(
+        self,
+        directory: Path,
+        port: int,
+        transport_port: int,
+        heap: str = "512m",
+        hunspell: Mapping[str, Path] | None = None,
+    ):
         self.directory = directory
         self.port = port
         self.transport_port = transport_port
         self.heap = heap
+        # locale -> directory with <locale>.aff/.dic, installed as config/hunspell/<locale>/
+        self.hunspell = dict(hunspell or {})
 
     @property
     def address(self) -> str:
@@ -115,6 +125,10 @@ class ElasticsearchNode:
             f"-Xms{self.heap}\n-Xmx{self.heap}\n"
         )
         (self.config_dir / "elasticsearch.yml").write_text(self.elasticsearch_yml())
+        for locale, source in self.hunspell.items():
+            target = self.config_dir / "hunspell" / locale
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(source, target)
 
     def start(self, home: Path, java: Java, timeout_s: float = 180.0) -> int:
         """Start the node in the background; return its pid once health is yellow or green."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -72,6 +72,7 @@ class LocalStack:
         es_java_home: Path | None = None,
         kafka_heap: str = "512m",
         es_heap: str = "512m",
+        hunspell: Mapping[str, Path] | None = None,
         progress: ProgressFn | None = None,
         notify: Notify | None = None,
     ):
@@ -102,6 +103,7 @@ class LocalStack:
             self._state.es_port,
             self._state.es_transport_port,
             heap=es_heap,
+            hunspell=_bundled_hunspell() if hunspell is None else hunspell,
         )
 
     # --- endpoints -----------------------------------------------------------------------
@@ -312,6 +314,13 @@ class LocalStack:
         tmp.write_text(json.dumps(self._state.__dict__, indent=2) + "\n")
         tmp.replace(path)
         self._stored = dict(self._state.__dict__)
+
+
+def _bundled_hunspell() -> dict[str, Path]:
+    """The dictionaries the index templates' English analyzer stems with."""
+    from pipeline.index.templates import HUNSPELL_DIR  # the templates own the dictionary
+
+    return {HUNSPELL_DIR.name: HUNSPELL_DIR} if HUNSPELL_DIR.is_dir() else {}
 
 
 def _pick(explicit: int | None, stored: dict[str, Any], key: str) -> int:

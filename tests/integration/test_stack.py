@@ -105,3 +105,34 @@ def test_kafka_restart_keeps_port_and_data(stack: LocalStack) -> None:
     stack.start_kafka()
 
     assert _consume(stack.kafka_bootstrap, topic, 1) == [b"before restart"]
+
+
+def test_english_stemming_with_bundled_hunspell(stack: LocalStack) -> None:
+    """No analysis-common locally: English stemming is core hunspell with our dictionary,
+    which the stack installs into the node's config dir (docs/decisions.md)."""
+    es = Elasticsearch(stack.es_url)
+    index = f"stack-test-{uuid.uuid4().hex[:8]}"
+    analysis = {
+        "filter": {
+            "en_stop": {"type": "stop", "stopwords": "_english_"},
+            "en_stem": {"type": "hunspell", "locale": "en_US", "dedup": True},
+        },
+        "analyzer": {
+            "en": {
+                "type": "custom",
+                "tokenizer": "standard",
+                "filter": ["lowercase", "en_stop", "en_stem"],
+            }
+        },
+    }
+    es.indices.create(
+        index=index,
+        settings={"analysis": analysis},
+        mappings={"properties": {"body": {"type": "text", "analyzer": "en"}}},
+    )
+    es.index(index=index, id="1", document={"body": "Ukrainian forces recaptured two villages"})
+    es.index(index=index, id="2", document={"body": "Talks resumed in Geneva"})
+    es.indices.refresh(index=index)
+    hits = es.search(index=index, query={"match": {"body": "recapture village"}})["hits"]["hits"]
+    assert [hit["_id"] for hit in hits] == ["1"]
+    es.indices.delete(index=index)
