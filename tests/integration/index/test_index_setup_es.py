@@ -1,0 +1,59 @@
+"""`install` against the real node: templates, write alias, analysis, strict mappings."""
+
+from __future__ import annotations
+
+import pytest
+from elasticsearch import BadRequestError, Elasticsearch
+
+from pipeline.index.setup import ilm_available, install, rollover
+from pipeline.index.templates import Names
+from pipeline.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def test_install_is_idempotent_and_creates_the_write_alias(
+    es: Elasticsearch, es_settings: Settings
+) -> None:
+    first = install(es, es_settings)
+    second = install(es, es_settings)
+    names = Names.from_settings(es_settings)
+    assert first.created == [names.first_index, names.stories, names.alerts]
+    assert second.created == []
+    assert first.ilm == second.ilm == ilm_available(es)
+    alias = es.indices.get_alias(name=names.alias).body
+    assert alias == {names.first_index: {"aliases": {names.alias: {"is_write_index": True}}}}
+    mapping = es.indices.get_mapping(index=names.first_index).body[names.first_index]
+    assert mapping["mappings"]["dynamic"] == "strict"
+    assert mapping["mappings"]["properties"]["claims"]["type"] == "nested"
+
+
+def test_english_analyzer_stems_and_drops_stop_words(es: Elasticsearch, installed: Names) -> None:
+    def tokens(text: str, analyzer: str = "wirewatch_english") -> list[str]:
+        body = es.indices.analyze(index=installed.alias, analyzer=analyzer, text=text)
+        return [t["token"] for t in body["tokens"]]
+
+    stemmed = tokens("The troops were negotiating ceasefires in the cities")
+    assert {"troop", "negotiate", "ceasefire", "city"} <= set(stemmed)
+    assert "the" not in stemmed and "in" not in stemmed
+    # Names the dictionary does not know pass through intact.
+    assert tokens("Gerasimov Peskov") == ["gerasimov", "peskov"]
+    assert tokens("Ceasefires", analyzer="wirewatch_exact") == ["ceasefires"]
+
+
+def test_unmapped_fields_are_refused(es: Elasticsearch, installed: Names) -> None:
+    with pytest.raises(BadRequestError, match="strict_dynamic_mapping_exception"):
+        es.index(index=installed.alias, id="x", document={"id": "x", "surprise": 1})
+
+
+def test_rollover_moves_the_write_alias(
+    es: Elasticsearch, installed: Names, es_settings: Settings
+) -> None:
+    new_index = rollover(es, es_settings)
+    assert new_index == f"{installed.alias}-000002"
+    aliases = es.indices.get_alias(name=installed.alias).body
+    assert aliases[new_index]["aliases"][installed.alias]["is_write_index"] is True
+    assert aliases[installed.first_index]["aliases"][installed.alias]["is_write_index"] is False
+    # The template applied to the new index as well.
+    mapping = es.indices.get_mapping(index=new_index).body[new_index]["mappings"]
+    assert mapping["properties"]["actors"]["type"] == "nested"

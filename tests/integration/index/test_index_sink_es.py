@@ -1,0 +1,110 @@
+"""BulkSink against the real node: idempotent ids, rejections, stories, rollover, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from elasticsearch import AsyncElasticsearch, Elasticsearch
+from helpers import wait_until
+
+from pipeline.index import samples
+from pipeline.index.setup import rollover
+from pipeline.index.sink import BulkSink, SinkResult
+from pipeline.index.templates import Names
+from pipeline.records import EnrichedArticle
+from pipeline.settings import Settings
+from pipeline.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+
+def write(settings: Settings, records: list[EnrichedArticle], **kwargs: object) -> SinkResult:
+    async def run() -> SinkResult:
+        client = AsyncElasticsearch(settings.es_url, request_timeout=10, max_retries=0)
+        try:
+            return await BulkSink(client, settings, **kwargs).write(records)  # type: ignore[arg-type]
+        finally:
+            await client.close()
+
+    return asyncio.run(run())
+
+
+def count(es: Elasticsearch, index: str, **query: object) -> int:
+    es.indices.refresh(index=index)
+    return es.count(index=index, query=query or {"match_all": {}})["count"]
+
+
+def test_rewriting_the_same_articles_never_duplicates(
+    es: Elasticsearch, installed: Names, es_settings: Settings
+) -> None:
+    # 20 stories x 3 copies, written twice in different orders and batch sizes.
+    records = [samples.enriched(s * 3 + c, cluster=s, copy=c) for s in range(20) for c in range(3)]
+    first = write(es_settings, records)
+    second = write(es_settings.model_copy(update={"es_bulk_max_docs": 7}), records[::-1])
+    assert len(first.indexed) == len(second.indexed) == 60
+    assert first.rejected == second.rejected == []
+    assert count(es, installed.alias) == 60
+    assert count(es, installed.alias, term={"story.cluster_id": "c00000004"}) == 3
+
+
+def test_story_documents_keep_the_newest_count_whatever_the_order(
+    es: Elasticsearch, installed: Names, es_settings: Settings
+) -> None:
+    copies = [samples.enriched(c, cluster=9, copy=c) for c in range(4)]
+    # The copy that saw 4 copies lands first; older views must not overwrite it.
+    write(es_settings, [copies[3]])
+    write(es_settings, [copies[0]])
+    write(es_settings, [copies[2], copies[1]])
+    story = es.get(index=installed.stories, id="c00000009")["_source"]
+    assert story["size"] == 4 and story["outlet_count"] == 4
+    assert story["latest_id"] == copies[3].article.id
+
+
+def test_refused_documents_come_back_with_the_reason(
+    es: Elasticsearch, installed: Names, es_settings: Settings
+) -> None:
+    good = samples.enriched(1)
+    # A keyword term over Lucene's 32 KB limit: Elasticsearch refuses this one document.
+    bad = samples.enriched(2, outlet="x" * 40_000)
+    result = write(es_settings, [good, bad])
+    assert result.indexed == [good.article.id]
+    [(record, reason)] = result.rejected
+    assert record.article.id == bad.article.id
+    assert "HTTP 400" in reason and "immense" in reason.lower()
+    assert count(es, installed.alias) == 1
+
+
+def test_replay_across_a_rollover_keeps_one_copy(
+    es: Elasticsearch, installed: Names, es_settings: Settings
+) -> None:
+    before = [samples.enriched(n) for n in range(10)]
+    write(es_settings, before)
+    es.indices.refresh(index=installed.alias)
+    new_index = rollover(es, es_settings)
+    after = [samples.enriched(n) for n in range(5, 15)]  # 5 old ids, 5 new
+    result = write(es_settings, after)
+    assert len(result.indexed) == 10
+    assert count(es, installed.alias) == 15
+    assert count(es, new_index) == 5  # only the new ids went to the new write index
+
+
+def test_elasticsearch_outage_stalls_then_drains(
+    stack: LocalStack, es: Elasticsearch, installed: Names, es_settings: Settings
+) -> None:
+    records = [samples.enriched(n) for n in range(300)]
+    stack.stop_elasticsearch()
+    outcome: dict[str, SinkResult] = {}
+    writer = threading.Thread(target=lambda: outcome.setdefault("r", write(es_settings, records)))
+    writer.start()
+    try:
+        writer.join(timeout=5)
+        assert writer.is_alive(), "the sink must wait for the node, not give up"
+    finally:
+        stack.start_elasticsearch()
+    writer.join(timeout=120)
+    assert not writer.is_alive()
+    result = outcome["r"]
+    assert len(result.indexed) == 300 and result.retries >= 1
+    wait_until(lambda: count(es, installed.alias) == 300, timeout=30, message="all indexed")
