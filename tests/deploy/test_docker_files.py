@@ -154,6 +154,14 @@ def test_healthcheck_asks_the_running_roles_port(monkeypatch: pytest.MonkeyPatch
 # --- compose -------------------------------------------------------------------------------
 
 
+def test_compose_servers_are_the_versions_the_tests_run_against(compose: dict[str, Any]) -> None:
+    pins = pytest.importorskip("pipeline.stack.pins")
+    services = compose["services"]
+    assert services["kafka"]["image"] == f"apache/kafka:{pins.KAFKA_VERSION}"
+    for name in ("elasticsearch", "kibana"):
+        assert services[name]["image"].endswith(f"/{name}:{pins.ELASTICSEARCH_VERSION}")
+
+
 def test_compose_has_every_service(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) >= {"kafka", "elasticsearch", "kibana", *OURS}
 

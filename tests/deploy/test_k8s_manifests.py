@@ -47,6 +47,8 @@ OPERATOR_SECRETS = {
     "wirewatch-es-worker",
     "wirewatch-es-setup",
 }
+# Made by operators from files in the repository (docs/operations.md, "Install").
+OPERATOR_CONFIGMAPS = {"wirewatch-hunspell-en-us"}
 PRIVATE_V4 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8")
 
 
@@ -366,6 +368,17 @@ def test_acls_name_only_real_topics(docs: tuple[Manifest, ...]) -> None:
 # --- Elasticsearch -------------------------------------------------------------------------
 
 
+def test_servers_are_the_versions_the_tests_run_against(docs: tuple[Manifest, ...]) -> None:
+    pins = pytest.importorskip("pipeline.stack.pins")
+    (kafka,) = by_kind(docs, "Kafka")
+    assert kafka["spec"]["kafka"]["version"] == pins.KAFKA_VERSION
+    major_minor = ".".join(pins.KAFKA_VERSION.split(".")[:2])
+    assert kafka["spec"]["kafka"]["metadataVersion"].startswith(major_minor + "-")
+    for kind in ("Elasticsearch", "Kibana"):
+        (resource,) = by_kind(docs, kind)
+        assert resource["spec"]["version"] == pins.ELASTICSEARCH_VERSION, kind
+
+
 def test_elasticsearch_security_stays_on(docs: tuple[Manifest, ...]) -> None:
     (es,) = by_kind(docs, "Elasticsearch")
     assert es["spec"]["version"].startswith("9.")
@@ -376,6 +389,27 @@ def test_elasticsearch_security_stays_on(docs: tuple[Manifest, ...]) -> None:
         assert config.get("xpack.security.enabled", True) is not False
         assert config.get("xpack.security.http.ssl.enabled", True) is not False
     assert configmap_data(docs, "wirewatch-config")["WIREWATCH_ES_URL"].startswith("https://")
+
+
+def test_elasticsearch_has_the_dictionaries_the_templates_use(
+    docs: tuple[Manifest, ...],
+) -> None:
+    templates = REPO / "pipeline" / "index" / "templates"
+    text = "\n".join(p.read_text() for p in templates.glob("*.json"))
+    locales = set(re.findall(r'"type":\s*"hunspell",\s*"locale":\s*"([^"]+)"', text))
+    assert locales, "expected the index templates to use a hunspell stemmer"
+    (es,) = by_kind(docs, "Elasticsearch")
+    for node_set in es["spec"]["nodeSets"]:
+        pod = node_set["podTemplate"]["spec"]
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        (container,) = [c for c in pod["containers"] if c["name"] == "elasticsearch"]
+        mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+        for locale in locales:
+            volume = volumes[mounts[f"/usr/share/elasticsearch/config/hunspell/{locale}"]]
+            assert volume["configMap"]["name"] in OPERATOR_CONFIGMAPS
+            dictionary = REPO / "pipeline" / "index" / "hunspell" / locale
+            size = sum(p.stat().st_size for p in dictionary.iterdir())
+            assert size < 1_000_000, f"{locale}: too big for one ConfigMap ({size} bytes)"
 
 
 # --- scaling -------------------------------------------------------------------------------
@@ -529,6 +563,16 @@ def test_alerts_use_metrics_the_code_exports_and_have_runbooks(
         anchor = alert["annotations"]["runbook"].split("#", 1)[1]
         assert anchor in anchors, f"{alert['alert']}: no section #{anchor} in operations.md"
         assert alert["labels"]["severity"] in {"critical", "warning", "info"}
+
+
+def test_operations_guide_documents_every_setting() -> None:
+    guide = (REPO / "docs" / "operations.md").read_text()
+    missing = [
+        f"WIREWATCH_{name.upper()}"
+        for name in Settings.model_fields
+        if f"WIREWATCH_{name.upper()}" not in guide
+    ]
+    assert not missing, f"document these in docs/operations.md, Configure: {missing}"
 
 
 def test_overlay_files_are_yaml_without_tabs() -> None:
