@@ -216,7 +216,7 @@ def test_compose_sets_up_before_the_pipeline_starts(compose: dict[str, Any]) -> 
         condition = services[name]["depends_on"]["setup"]["condition"]
         assert condition == "service_completed_successfully", name
     assert services["poller"]["command"] == ["poll"]
-    assert services["worker"]["command"] == ["worker"]
+    assert services["worker"]["command"] == ["worker", "--no-setup"]
 
 
 def test_compose_environment_is_settings(compose: dict[str, Any]) -> None:

@@ -188,7 +188,7 @@ def test_worker_crash_restarts_the_pod(docs: tuple[Manifest, ...]) -> None:
     assert pod_spec(worker).get("restartPolicy", "Always") == "Always"
     # Nothing may swallow a crash: the container runs the CLI itself, no wrapper shell.
     (c,) = pod_spec(worker)["containers"]
-    assert "command" not in c and c["args"] == ["worker"]
+    assert "command" not in c and c["args"] == ["worker", "--no-setup"]
 
 
 def test_images_are_pinned_by_tag(docs: tuple[Manifest, ...]) -> None:
