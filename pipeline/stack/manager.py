@@ -309,6 +309,7 @@ class LocalStack:
         return data if isinstance(data, dict) else {}
 
     def _save_state(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
         path = self.state_dir / "stack.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self._state.__dict__, indent=2) + "\n")
