@@ -162,6 +162,13 @@ def test_compose_servers_are_the_versions_the_tests_run_against(compose: dict[st
         assert services[name]["image"].endswith(f"/{name}:{pins.ELASTICSEARCH_VERSION}")
 
 
+def test_compose_elasticsearch_has_the_hunspell_dictionaries(compose: dict[str, Any]) -> None:
+    volumes = compose["services"]["elasticsearch"]["volumes"]
+    mount = "../pipeline/index/hunspell:/usr/share/elasticsearch/config/hunspell:ro"
+    assert mount in volumes
+    assert (COMPOSE.parent / mount.split(":")[0] / "en_US" / "en_US.dic").is_file()
+
+
 def test_compose_has_every_service(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) >= {"kafka", "elasticsearch", "kibana", *OURS}
 

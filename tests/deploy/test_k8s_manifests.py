@@ -121,6 +121,10 @@ def test_prometheus_rule_validates_against_its_schema(docs: tuple[Manifest, ...]
     assert rules
     for rule in rules:
         validate_custom(rule)
+    broken = copy.deepcopy(rules[0])
+    broken["spec"]["groups"][0]["rules"][0]["expresion"] = "up"
+    with pytest.raises(AssertionError, match="expresion"):
+        validate_custom(broken)
 
 
 # --- workloads -----------------------------------------------------------------------------
