@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from pipeline.settings import Settings, get_settings
-from pipeline.stack import LocalStack, StackError, stack_for
+from pipeline.settings import get_settings
+from pipeline.stack import StackError, local_stack, stack_for
 from pipeline.stack.process import tail
 
 
@@ -42,13 +42,6 @@ class DownloadProgress:
 
 def _notify(message: str) -> None:
     click.echo(message, err=True)
-
-
-def _existing(settings: Settings) -> LocalStack:
-    """The stack as last started (its recorded ports), or as configured if never started."""
-    if (settings.stack_dir / "stack.json").exists():
-        return stack_for(settings, kafka_port=None, es_port=None, kafka_controller_port=None)
-    return stack_for(settings)
 
 
 def _fail(error: StackError) -> None:
@@ -96,7 +89,7 @@ def up(kafka_port: int | None, kafka_controller_port: int | None, es_port: int |
 @command.command()
 def status() -> None:
     """Show each server's state, address, pid and resident memory."""
-    stack = _existing(get_settings())
+    stack = local_stack(get_settings())
     for server in stack.status():
         pid = str(server.pid) if server.pid is not None else "-"
         rss = f"{server.rss_bytes / 2**20:.0f} MiB" if server.rss_bytes is not None else "-"
@@ -108,7 +101,7 @@ def status() -> None:
 def down(purge: bool) -> None:
     """Stop both servers (SIGTERM, then SIGKILL after a grace period); clear stale pid files."""
     try:
-        stopped = _existing(get_settings()).down(purge=purge)
+        stopped = local_stack(get_settings()).down(purge=purge)
     except StackError as error:
         _fail(error)
     click.echo(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
@@ -119,7 +112,7 @@ def down(purge: bool) -> None:
 @click.option("-n", "--lines", default=50, show_default=True, help="How many lines.")
 def logs(server: str, lines: int) -> None:
     """Print the end of a server's log."""
-    stack = _existing(get_settings())
+    stack = local_stack(get_settings())
     path = stack.kafka.log_file if server == "kafka" else stack.elasticsearch.log_file
     text = tail(path, lines)
     if not text:

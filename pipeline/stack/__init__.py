@@ -4,6 +4,23 @@
 """
 
 from pipeline.stack.errors import StackError
-from pipeline.stack.manager import LocalStack, ServerStatus, ensure_stack, stack_for
+from pipeline.stack.manager import (
+    LocalStack,
+    ServerStatus,
+    ensure_stack,
+    local_es_url,
+    local_kafka_bootstrap,
+    local_stack,
+    stack_for,
+)
 
-__all__ = ["LocalStack", "ServerStatus", "StackError", "ensure_stack", "stack_for"]
+__all__ = [
+    "LocalStack",
+    "ServerStatus",
+    "StackError",
+    "ensure_stack",
+    "local_es_url",
+    "local_kafka_bootstrap",
+    "local_stack",
+    "stack_for",
+]

@@ -347,6 +347,25 @@ def stack_for(settings: Settings, **overrides: Any) -> LocalStack:
     return LocalStack(settings.stack_dir, **options)
 
 
+def local_stack(settings: Settings, **overrides: Any) -> LocalStack:
+    """The managed stack as last started (its recorded ports), else as configured."""
+    if (settings.stack_dir / "stack.json").exists():
+        # None means "the port recorded in the state dir".
+        recorded = dict.fromkeys(("kafka_port", "es_port", "kafka_controller_port"))
+        return stack_for(settings, **{**recorded, **overrides})
+    return stack_for(settings, **overrides)
+
+
+def local_kafka_bootstrap(settings: Settings) -> str:
+    """Bootstrap address of the managed local broker (whether or not it runs now)."""
+    return local_stack(settings).kafka_bootstrap
+
+
+def local_es_url(settings: Settings) -> str:
+    """URL of the managed local Elasticsearch node (whether or not it runs now)."""
+    return local_stack(settings).es_url
+
+
 def ensure_stack(settings: Settings, **overrides: Any) -> LocalStack:
     """Start the managed stack unless it already runs; return it (for its endpoints)."""
     stack = stack_for(settings, **overrides)

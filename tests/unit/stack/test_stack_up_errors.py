@@ -17,7 +17,7 @@ from fake_maven import FakeRepo, serve
 
 from pipeline.cli import cli
 from pipeline.settings import get_settings
-from pipeline.stack import LocalStack, manager
+from pipeline.stack import LocalStack, local_es_url, local_kafka_bootstrap, manager
 from pipeline.stack.java import Java
 from pipeline.stack.pins import Artifact
 from pipeline.stack.process import free_port
@@ -154,3 +154,12 @@ def test_ports_are_remembered_for_later_commands(env: Path) -> None:
     assert later.kafka_bootstrap == first.kafka_bootstrap
     assert later.es_url == first.es_url
     assert later.kafka.controller_port == first.kafka.controller_port
+
+
+def test_adapters_find_the_recorded_ports(env: Path) -> None:
+    settings = get_settings()
+    assert local_es_url(settings) == "http://127.0.0.1:9200"  # never started: the defaults
+    kafka_port, es_port = free_port(), free_port()
+    LocalStack(settings.stack_dir, kafka_port=kafka_port, es_port=es_port)._save_state()
+    assert local_kafka_bootstrap(settings) == f"127.0.0.1:{kafka_port}"
+    assert local_es_url(settings) == f"http://127.0.0.1:{es_port}"
