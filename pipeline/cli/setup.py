@@ -17,12 +17,10 @@ log = logging.getLogger(__name__)
 
 def _kibana_import(url: str) -> None:
     """Hand over to the Kibana assets importer (`wirewatch kibana`), when it is installed."""
-    try:
-        kibana = importlib.import_module("pipeline.cli.kibana")
-    except ImportError as exc:
-        raise click.ClickException("the Kibana importer (pipeline.cli.kibana) is absent") from exc
-    args = ["import", "--kibana-url", url] if isinstance(kibana.command, click.Group) else [url]
-    kibana.command.main(args=args, prog_name="wirewatch kibana", standalone_mode=False)
+    kibana = importlib.import_module("pipeline.cli.kibana")
+    kibana.command.main(
+        args=["import", "--url", url], prog_name="wirewatch kibana", standalone_mode=False
+    )
 
 
 @click.command(help=__doc__)
