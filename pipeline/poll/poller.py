@@ -164,7 +164,10 @@ class Poller:
         return self._sink
 
     def ready(self) -> bool:
-        return self.sink.ready()
+        try:
+            return self.sink.ready()
+        except Exception:  # the producer cannot even be built: not ready
+            return False
 
     async def aclose(self) -> None:
         for resource in reversed(self._owned):
@@ -494,7 +497,11 @@ class Poller:
             if not batch:
                 break
             items = [(p.article_id, p.payload) for p in batch]
-            acked, failed = await asyncio.to_thread(self.sink.deliver, items)
+            try:
+                acked, failed = await asyncio.to_thread(self.sink.deliver, items)
+            except Exception as exc:  # e.g. no broker reachable to build the producer
+                reason = f"{type(exc).__name__}: {exc}"
+                acked, failed = [], {key: reason for key, _ in items}
             self.state.mark_sent(acked)
             report.articles_sent += len(acked)
             metrics.ARTICLES.labels("sent").inc(len(acked))
