@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # Faust worker.
     worker_web_port: int = 6066  # /healthz, /readyz, /metrics
     worker_replication_factor: int = 1  # changelog and repartition topics; 3 in production
+    # Stages this worker runs (pipeline.worker.app.STAGE_MODULES); a deployment may split
+    # them, e.g. alerting apart from the CPU-heavy enrichment.
+    worker_stages: str = "dedup,enrich,alert,index"
     # Dedup (pipeline.dedup; the reasons for these defaults are in docs/decisions.md).
     dedup_threshold: float = 0.5  # estimated Jaccard of 3-word shingles for a near-duplicate
     dedup_shingle_words: int = 3

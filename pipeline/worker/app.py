@@ -22,12 +22,23 @@ from prometheus_client import generate_latest
 from pipeline.adapters.kafka import bootstrap_servers
 from pipeline.settings import Settings, get_settings
 
-AGENT_MODULES: tuple[str, ...] = (
-    "pipeline.worker.dedup_agent",
-    "pipeline.worker.enrich_agent",
-    "pipeline.worker.index_agent",
-    "pipeline.alerts.agent",
-)
+#: stage name (``WIREWATCH_WORKER_STAGES``) -> module whose ``register(app, settings)``
+#: declares that stage's topics, tables and agents.
+STAGE_MODULES: dict[str, str] = {
+    "dedup": "pipeline.worker.dedup_agent",
+    "enrich": "pipeline.worker.enrich_agent",
+    "alert": "pipeline.alerts.agent",
+    "index": "pipeline.worker.index_agent",
+}
+AGENT_MODULES: tuple[str, ...] = tuple(STAGE_MODULES.values())
+
+
+def stage_modules(settings: Settings) -> list[str]:
+    names = [n.strip() for n in settings.worker_stages.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(STAGE_MODULES))
+    if unknown:
+        raise ValueError(f"unknown worker stages {unknown}; known: {sorted(STAGE_MODULES)}")
+    return [STAGE_MODULES[n] for n in names]
 
 
 def app_id(settings: Settings) -> str:
@@ -55,10 +66,15 @@ def broker_credentials(settings: Settings) -> faust.types.CredentialsT | None:
 
 
 def create_app(
-    settings: Settings | None = None, agent_modules: Sequence[str] = AGENT_MODULES
+    settings: Settings | None = None, agent_modules: Sequence[str] | None = None
 ) -> faust.App:
+    """The app with the agents of ``agent_modules`` (default: ``WIREWATCH_WORKER_STAGES``)."""
     settings = settings or get_settings()
+    if agent_modules is None:
+        agent_modules = stage_modules(settings)
     ident = app_id(settings)
+    datadir = settings.home / "worker" / ident
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         ident,
         broker=[f"kafka://{host.strip()}" for host in bootstrap_servers(settings).split(",")],
@@ -70,7 +86,7 @@ def create_app(
         topic_replication_factor=settings.worker_replication_factor,
         topic_allow_declare=True,
         store="memory://",  # tables are rebuilt from their changelogs on start
-        datadir=str(settings.home / "worker" / ident),
+        datadir=str(datadir),
         web_enabled=True,
         web_port=settings.worker_web_port,
         web_bind="0.0.0.0",
