@@ -87,9 +87,12 @@ def ensure_topics(settings: Settings, timeout_ms: int = 30_000) -> list[str]:
             name = topics.qualified(topic, settings.topic_prefix)
             if name in existing:
                 continue
-            configs = {"retention.ms": str(topic.retention_ms)}
+            # A compacted topic keeps the latest value per key for good (deletion is by
+            # tombstone), so it carries no retention.ms; the k8s KafkaTopics agree.
             if topic.compacted:
-                configs["cleanup.policy"] = "compact"
+                configs = {"cleanup.policy": "compact"}
+            else:
+                configs = {"cleanup.policy": "delete", "retention.ms": str(topic.retention_ms)}
             wanted[name] = {"num_partitions": topic.partitions, "configs": configs}
         created: list[str] = []
         for name, spec in wanted.items():  # one by one: a racing creator is not an error
