@@ -151,6 +151,7 @@ class Poller:
         self.ordinal = replica_ordinal(settings)
         self.topic = topics.qualified(topics.ARTICLES_RAW, settings.topic_prefix)
         self._delivery_failures = 0
+        self._last_specs: list[FeedSpec] | None = None
 
     # --- resources ----------------------------------------------------------------------
 
@@ -164,9 +165,10 @@ class Poller:
         return self._sink
 
     def ready(self) -> bool:
+        """Kafka reachable (for /readyz). False until the first delivery built the producer."""
         try:
-            return self.sink.ready()
-        except Exception:  # the producer cannot even be built: not ready
+            return self._sink is not None and self._sink.ready()
+        except Exception:  # readiness must answer, never raise
             return False
 
     async def aclose(self) -> None:
@@ -180,8 +182,20 @@ class Poller:
         self._owned.clear()
 
     def feeds(self) -> list[FeedSpec]:
+        """This replica's feeds. A registry file is re-read every cycle, so edits apply
+        without a restart; while it is unreadable (a half-saved edit) the last good list
+        is used."""
         source = self._feeds_source
-        specs = registry.load(source) if isinstance(source, Path) else list(source)
+        if isinstance(source, Path):
+            try:
+                self._last_specs = registry.load(source)
+            except registry.RegistryError as exc:
+                if self._last_specs is None:
+                    raise
+                log.error("keeping the previous feed list: %s", exc)
+            specs = self._last_specs
+        else:
+            specs = list(source)
         replicas = max(1, self.settings.poller_replicas)
         return [s for s in specs if owns(s.url, replicas, self.ordinal)]
 
@@ -498,7 +512,8 @@ class Poller:
                 break
             items = [(p.article_id, p.payload) for p in batch]
             try:
-                acked, failed = await asyncio.to_thread(self.sink.deliver, items)
+                sink = self._sink or await asyncio.to_thread(lambda: self.sink)  # may block
+                acked, failed = await asyncio.to_thread(sink.deliver, items)
             except Exception as exc:  # e.g. no broker reachable to build the producer
                 reason = f"{type(exc).__name__}: {exc}"
                 acked, failed = [], {key: reason for key, _ in items}
