@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -43,25 +42,33 @@ from pipeline.alerts.matcher import ActorNames
 from pipeline.alerts.rules import apply_message
 from pipeline.records import Alert, AlertRule, DeadLetter, EnrichedArticle
 from pipeline.settings import Settings
-from pipeline.topics import (
-    ALERT_MATCHES,
-    ALERT_RULES,
-    ALERTS,
-    ARTICLES_ENRICHED,
-    DEAD_LETTER,
-    qualified,
-)
+from pipeline.topics import ALERT_MATCHES, ALERT_RULES, ALERTS, ARTICLES_ENRICHED, qualified
+from pipeline.worker.channels import raw_topic
+from pipeline.worker.deadletter import DeadLetters
+from pipeline.worker.outcomes import DEAD_LETTERS, count
 
 log = logging.getLogger(__name__)
 
+STAGE = "alert"
 ALERT_EVENTS = Counter(
     "wirewatch_alert_events_total",
-    "Alert stage outcomes, each record counted once",
+    "Alert stage decisions: articles matched or not, alerts fired, updated, redelivered",
     ["outcome"],
 )
 WEBHOOKS = Counter(
     "wirewatch_alert_webhooks_total", "Webhook deliveries by final outcome", ["type", "outcome"]
 )
+
+
+class _RulesTable(faust.GlobalTable):
+    """A GlobalTable over an existing topic. Faust's partition assignor finds a table's
+    changelog by the conventional name ``<app id>-<table>-changelog`` even when another
+    topic was given; report the real name so the assignment includes it."""
+
+    def _changelog_topic_name(self) -> str:
+        if self._changelog_topic is not None:
+            return self._changelog_topic.get_topic_name()
+        return super()._changelog_topic_name()
 
 
 @dataclass
@@ -89,54 +96,34 @@ class AlertStage:
             self.index.remove(rule_id)
 
 
-def _raw_topic(app: faust.App, name: str, partitions: int, **kw: Any) -> Any:
-    return app.topic(
-        name,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=partitions,
-        **kw,
-    )
-
-
-def _dlq_headers(stage: str, reason: str, message: Any) -> dict[str, bytes]:
-    return {
-        "stage": stage.encode(),
-        "reason": reason.encode()[:1000],
-        "failed_at": datetime.now(UTC).isoformat().encode(),
-        "original": f"{message.topic}:{message.partition}:{message.offset}".encode(),
-    }
-
-
 def register(
     app: faust.App,
     settings: Settings,
     registry: ActorNames | None = None,
-    retry: RetryPolicy | None = None,
-    max_concurrent_webhooks: int = 16,
 ) -> AlertStage:
     """Declare the alert stage's topics, tables and agents on ``app``."""
     if registry is None:
         from pipeline.enrich.actors import ActorRegistry
 
         registry = ActorRegistry.load(settings.actors_file)
-    retry = retry or RetryPolicy()
-    prefix = settings.topic_prefix
-    enriched_topic = _raw_topic(
-        app, qualified(ARTICLES_ENRICHED, prefix), ARTICLES_ENRICHED.partitions
+    retry = RetryPolicy(
+        attempts=settings.alert_webhook_attempts, timeout_s=settings.alert_webhook_timeout_s
     )
-    matches_topic = _raw_topic(app, qualified(ALERT_MATCHES, prefix), ALERT_MATCHES.partitions)
-    alerts_topic = _raw_topic(app, qualified(ALERTS, prefix), ALERTS.partitions)
-    dlq_topic = _raw_topic(app, qualified(DEAD_LETTER, prefix), DEAD_LETTER.partitions)
-    rules_topic = _raw_topic(
-        app,
-        qualified(ALERT_RULES, prefix),
-        ALERT_RULES.partitions,
+    enriched_topic = raw_topic(app, ARTICLES_ENRICHED, settings)
+    matches_topic = raw_topic(app, ALERT_MATCHES, settings)
+    alerts_topic = raw_topic(app, ALERTS, settings)
+    alerts_topic_name = qualified(ALERTS, settings.topic_prefix)
+    rules_topic = app.topic(
+        qualified(ALERT_RULES, settings.topic_prefix),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=ALERT_RULES.partitions,
         compacting=True,
         deleting=False,
     )
+    dead_letters = DeadLetters(app, settings)
 
     index = RuleIndex(registry)
     stage_ref: list[AlertStage] = []
@@ -147,69 +134,66 @@ def register(
         except Exception:  # a rule must never stop the table's recovery loop
             log.exception("rules topic event at offset %s ignored", event.message.offset)
 
-    # partitions=1 and small buffers: the documented way to run a GlobalTable on many
-    # workers (see faust.tables.globaltable); the rules topic has one partition anyway.
-    rules_table = app.GlobalTable(
-        "alert-rules",
-        partitions=ALERT_RULES.partitions,
-        # values are never written by workers; the changelog topic's raw codecs decode
-        changelog_topic=rules_topic,
-        recovery_buffer_size=1,
-        on_changelog_event=on_rule_changelog,
+    # Every worker reads the whole rules topic (a GlobalTable); a buffer of 1 applies each
+    # change as it comes, as faust.tables.globaltable advises for several workers.
+    rules_table = app.tables.add(
+        _RulesTable(
+            app,
+            name="alert-rules",
+            partitions=ALERT_RULES.partitions,
+            changelog_topic=rules_topic,  # its raw codecs decode; workers never write it
+            recovery_buffer_size=1,
+            standby_buffer_size=1,
+            is_global=True,
+            beacon=app.tables.beacon,
+            on_changelog_event=on_rule_changelog,
+            help="alert rules by id, read from the compacted rules topic",
+        )
     )
     state_table = app.Table(
-        f"{prefix}alert-state",
-        default=None,
-        partitions=ALERT_MATCHES.partitions,
-        value_type=dict,
+        "alert-state", default=None, partitions=ALERT_MATCHES.partitions, value_type=dict
     )
     stage = AlertStage(app, settings, index, rules_table, state_table)
     stage_ref.append(stage)
     tracker = AlertTracker(state_table)
 
-    async def send_dead_letter(record: DeadLetter, message: Any | None = None) -> None:
-        headers = _dlq_headers(record.stage, record.reason, message) if message else {}
-        await dlq_topic.send(
-            key=(record.key or "").encode(), value=record.to_json(), headers=headers
-        )
+    async def send_dead_letter(record: DeadLetter) -> None:
+        """A dead letter that is not one input message (a webhook or index failure)."""
+        headers = {
+            "stage": record.stage.encode(),
+            "reason": record.reason.encode(),
+            "error_type": record.error_type.encode(),
+            "failed_at": record.failed_at.isoformat().encode(),
+        }
+        key = (record.key or "").encode()
+        await dead_letters.topic.send(key=key, value=record.to_json(), headers=headers)
+        DEAD_LETTERS.labels(record.stage, record.error_type).inc()
 
-    def message_dead_letter(stage_name: str, exc: Exception, message: Any) -> DeadLetter:
-        value = message.value or b""
-        return DeadLetter(
-            stage=stage_name,
-            reason=str(exc)[:2000],
-            error_type=type(exc).__name__,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key.decode("utf-8", "replace") if message.key else None,
-            payload=value.decode("utf-8", "replace"),
-        )
-
+    @app.agent(enriched_topic, name=f"{app.conf.id}.alerts-evaluate")
     async def evaluate(stream: Any) -> Any:
         async for event in stream.events():
             message = event.message
             try:
-                enriched = EnrichedArticle.from_json(message.value)
+                enriched = EnrichedArticle.from_json(message.value or b"")
             except ValueError as exc:
-                ALERT_EVENTS.labels("rejected").inc()
-                await send_dead_letter(message_dead_letter("alert", exc, message), message)
+                await dead_letters.send_error(STAGE, message, exc)
                 continue
-            matches = index.evaluate(enriched)  # never raises: bad rules are skipped
+            matches = index.evaluate(enriched)  # never raises: a failing rule is skipped
             ALERT_EVENTS.labels("matched" if matches else "no_match").inc()
             for match in matches:
                 candidate = candidate_alert(match, enriched)
                 await matches_topic.send(key=candidate.id.encode(), value=candidate.to_json())
+            count(STAGE, "processed")
             yield len(matches)
 
+    @app.agent(matches_topic, name=f"{app.conf.id}.alerts-track")
     async def track(stream: Any) -> Any:
         async for event in stream.events():
             message = event.message
             try:
-                candidate = Alert.from_json(message.value)
+                candidate = Alert.from_json(message.value or b"")
             except ValueError as exc:
-                ALERT_EVENTS.labels("rejected").inc()
-                await send_dead_letter(message_dead_letter("alert", exc, message), message)
+                await dead_letters.send_error("alert-track", message, exc)
                 continue
             alert = tracker.observe(candidate)
             if alert is None:
@@ -224,7 +208,7 @@ def register(
             try:
                 request = build_request(alert, target)
             except DeliveryConfigError as exc:
-                WEBHOOKS.labels(target.type, "misconfigured").inc()
+                WEBHOOKS.labels(target.type, "dead_lettered").inc()
                 await send_dead_letter(
                     dead_letter(alert, target, str(exc), type(exc).__name__, alerts_topic_name)
                 )
@@ -247,8 +231,7 @@ def register(
                 dead_letter(alert, target, reason, "WebhookFailed", alerts_topic_name)
             )
 
-    alerts_topic_name = qualified(ALERTS, prefix)
-    semaphore = asyncio.Semaphore(max_concurrent_webhooks)
+    semaphore = asyncio.Semaphore(settings.alert_webhook_concurrency)
 
     async def bounded(client: httpx.AsyncClient, alert: Alert, rule: AlertRule) -> None:
         async with semaphore:
@@ -257,20 +240,47 @@ def register(
             except Exception:  # a delivery task must never take the worker down
                 log.exception("webhook delivery for alert %s failed", alert.id)
 
+    async def index_alerts(es: Any, alerts: list[Alert]) -> None:
+        """Bulk-write alerts by id (an update overwrites); dead-letter what cannot be."""
+        operations: list[dict[str, Any]] = []
+        for alert in alerts:
+            operations.append({"index": {"_index": settings.alerts_index, "_id": alert.id}})
+            operations.append(alert.model_dump(mode="json"))
+        error = ""
+        for attempt in range(1, retry.attempts + 1):
+            try:
+                response = await es.bulk(operations=operations)
+            except Exception as exc:  # connection, 429, 5xx: back off and retry
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning("alerts index write failed (attempt %d): %s", attempt, error)
+                if attempt < retry.attempts:
+                    await asyncio.sleep(retry.delay(attempt))
+                continue
+            for alert, item in zip(alerts, response["items"], strict=True):
+                if item["index"].get("error"):  # a mapping error will not heal with retries
+                    await send_dead_letter(
+                        _index_dead_letter(alert, str(item["index"]["error"]), alerts_topic_name)
+                    )
+            return
+        for alert in alerts:
+            await send_dead_letter(_index_dead_letter(alert, error, alerts_topic_name))
+
+    @app.agent(alerts_topic, name=f"{app.conf.id}.alerts-deliver")
     async def deliver_alerts(stream: Any) -> Any:
         from pipeline.adapters.elastic import make_async_client
 
         es = make_async_client(settings)
         client = httpx.AsyncClient(follow_redirects=False)
         try:
-            async for batch in stream.take(200, within=0.5):
+            async for events in stream.take_events(200, within=settings.batch_within_s):
                 alerts = []
-                for value in batch:
+                for event in events:
                     try:
-                        alerts.append(Alert.from_json(value))
-                    except ValueError:
-                        ALERT_EVENTS.labels("rejected").inc()
-                        log.warning("unreadable alert on %s skipped", alerts_topic_name)
+                        alerts.append(Alert.from_json(event.message.value or b""))
+                    except ValueError as exc:
+                        await dead_letters.send_error("alert-deliver", event.message, exc)
+                if not alerts:
+                    continue
                 await index_alerts(es, alerts)
                 for alert in alerts:
                     compiled = index.rules.get(alert.rule_id)
@@ -283,54 +293,16 @@ def register(
             await client.aclose()
             await es.close()
 
-    async def index_alerts(es: Any, alerts: list[Alert]) -> None:
-        if not alerts:
-            return
-        operations: list[dict[str, Any]] = []
-        for alert in alerts:
-            operations.append({"index": {"_index": settings.alerts_index, "_id": alert.id}})
-            operations.append(alert.model_dump(mode="json"))
-        for attempt in range(1, retry.attempts + 1):
-            try:
-                response = await es.bulk(operations=operations, refresh=False)
-            except Exception as exc:  # connection or 429/5xx: back off and retry
-                error = f"{type(exc).__name__}: {exc}"
-            else:
-                failed = [
-                    (alert, item["index"])
-                    for alert, item in zip(alerts, response["items"], strict=True)
-                    if item["index"].get("error")
-                ]
-                for alert, item in failed:  # mapping errors will not heal with retries
-                    await send_dead_letter(
-                        DeadLetter(
-                            stage="alert-index",
-                            reason=str(item["error"])[:2000],
-                            error_type="BulkItemError",
-                            topic=alerts_topic_name,
-                            key=alert.id,
-                            payload=alert.to_json().decode(),
-                        )
-                    )
-                return
-            log.warning("alerts index write failed (attempt %d): %s", attempt, error)
-            if attempt < retry.attempts:
-                await asyncio.sleep(retry.delay(attempt))
-        for alert in alerts:
-            await send_dead_letter(
-                DeadLetter(
-                    stage="alert-index",
-                    reason=error[:2000],
-                    error_type="IndexUnavailable",
-                    topic=alerts_topic_name,
-                    key=alert.id,
-                    payload=alert.to_json().decode(),
-                )
-            )
-
-    stage.agents["evaluate"] = app.agent(enriched_topic, name=f"{prefix}alerts.evaluate")(evaluate)
-    stage.agents["track"] = app.agent(matches_topic, name=f"{prefix}alerts.track")(track)
-    stage.agents["deliver"] = app.agent(alerts_topic, name=f"{prefix}alerts.deliver")(
-        deliver_alerts
-    )
+    stage.agents.update(evaluate=evaluate, track=track, deliver=deliver_alerts)
     return stage
+
+
+def _index_dead_letter(alert: Alert, reason: str, topic: str) -> DeadLetter:
+    return DeadLetter(
+        stage="alert-index",
+        reason=reason[:2000],
+        error_type="ElasticsearchRejected",
+        topic=topic,
+        key=alert.id,
+        payload=alert.to_json().decode(),
+    )
