@@ -159,6 +159,8 @@ class LocalStack:
         Returns the names of the servers that were running. ``purge`` also deletes their
         data, config and logs (the artifact cache is kept).
         """
+        if not self.state_dir.is_dir():
+            return []
         with file_lock(self.state_dir / "stack.lock"):
             with ThreadPoolExecutor(max_workers=2) as pool:
                 kafka = pool.submit(self.kafka.stop)
