@@ -25,6 +25,8 @@ from pipeline.stack.java import Java
 from pipeline.stack.pins import ELASTICSEARCH_VERSION
 
 CLUSTER_NAME = "wirewatch-local"
+# `-XX:+PrintFlagsFinal` rows, e.g. "bool UseG1GC = true {product} {ergonomic}"
+_JVM_FLAG_LINE = re.compile(r"\{[^}]*\}\s*\{[^}]*\}\s*$")
 
 
 def install(zip_path: Path, cache_root: Path) -> Path:
@@ -193,11 +195,17 @@ class ElasticsearchNode:
         )
 
     def _failure_line(self) -> str:
-        text = process.tail(self.logs_dir / "launcher.log", 200)
-        for line in text.splitlines():
-            if re.search(r"ERROR|Exception|error:", line) and "{product}" not in line:
-                return line.strip()[:300]
-        return text.splitlines()[-1].strip()[:300] if text else "no output"
+        """The most telling line of the launcher's output (it also dumps JVM flags)."""
+        text = process.tail(self.logs_dir / "launcher.log", 400)
+        noise = ("\tat ", "output:", "error:", "starting java failed", "[Global flags]")
+        lines = [
+            line.strip()
+            for line in text.splitlines()
+            if line.strip()
+            and not any(marker in line for marker in noise)
+            and not _JVM_FLAG_LINE.search(line)
+        ]
+        return lines[0][:300] if lines else "no output"
 
     def stop(self, timeout_s: float = 60.0) -> bool:
         """Stop the node if it runs; clear its pid file either way. True if it was running."""
