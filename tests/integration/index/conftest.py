@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 
@@ -10,24 +9,13 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from pipeline.index.setup import install
-from pipeline.index.templates import HUNSPELL_DIR, Names
+from pipeline.index.templates import Names
 from pipeline.settings import Settings
 from pipeline.stack import LocalStack
 
 
-def _ensure_dictionary(stack: LocalStack) -> None:
-    # The node loads <config>/hunspell/<locale> on first use. The stack is meant to ship it;
-    # copying here too keeps these tests independent of that (same files either way).
-    target = stack.elasticsearch.config_dir / "hunspell" / "en_US"
-    if not (target / "en_US.dic").exists():
-        shutil.copytree(HUNSPELL_DIR, target, dirs_exist_ok=True)
-        target.chmod(0o755)
-        target.parent.chmod(0o755)
-
-
 @pytest.fixture
 def es_settings(stack: LocalStack) -> Settings:
-    _ensure_dictionary(stack)
     prefix = f"t{uuid.uuid4().hex[:8]}"
     return Settings(
         es_url=stack.es_url,
