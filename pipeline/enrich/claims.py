@@ -69,6 +69,8 @@ CUE_NOUNS = frozenset(
     }
 )
 TRIM_ADVERBIALS = True
+TRIM_RELATIVE = True
+COLON_RULE = True
 TRIM_DEPS = frozenset({"advcl", "prep"})
 TRIM_PREPS = frozenset({"during", "after", "before", "amid", "despite"})
 TRIM_MARKS = frozenset({"as", "while", "although", "though", "because"})
@@ -131,6 +133,7 @@ class ClaimExtractor:
         self.quote_starts = [s for s, _ in self.quotes]
         self.last_speaker: tuple[int, str] | None = None
         self.person_names = {name for _, name in layer.persons}
+        self._inserted: tuple[int, int] | None = None
 
     # --- spans ----------------------------------------------------------------------
 
@@ -180,6 +183,16 @@ class ClaimExtractor:
             return end
         for t in span:
             if (
+                TRIM_RELATIVE
+                and t.lower_ in ("which", "who")
+                and t.i > span.start + 2
+                and self.doc[t.i - 1].text == ","
+                and t.head.dep_ == "relcl"
+                and self._quote_at(t.idx) is None
+                and t.head.right_edge.i >= span.end - 2
+            ):
+                return self._tidy(start, self.doc[t.i - 1].idx)[1]
+            if (
                 t.i > verb.i
                 and t.tag_ == "VBG"
                 and t.i > span.start
@@ -221,6 +234,7 @@ class ClaimExtractor:
             return False
         return any(
             t.i != verb.i
+            and t.dep_ != "relcl"
             and self._is_cue(t)
             and any(c.dep_ in ("nsubj", "nsubjpass") for c in t.children)
             for t in span
@@ -271,9 +285,14 @@ class ClaimExtractor:
         doc = self.doc
         start = min(c.left_edge.i for c in comps)
         end = max(c.right_edge.i for c in comps) + 1
+        self._inserted = None
         if start < verb.i < end:
-            # Content on both sides of the verb is a parse error: keep the right side.
-            start = min((c.left_edge.i for c in comps if c.i > verb.i), default=start)
+            # "The argument would be aided, Devine said, by the calendar": the content runs
+            # round an inserted attribution, which becomes the gap between two parts.
+            inside = {t.i for c in comps for t in c.subtree}
+            own = [t.i for t in verb.subtree if t.i not in inside and start <= t.i < end]
+            lo, hi = min(own), max(own)
+            self._inserted = (doc[lo].idx, doc[hi].idx + len(doc[hi]))
         return doc[start].idx, doc[end - 1].idx + len(doc[end - 1])
 
     def _clausal(self, verb: Token) -> tuple[int, int] | None:
@@ -402,16 +421,54 @@ class ClaimExtractor:
                 continue
             seen_content.add(draft.content)
             drafts.append(draft)
+        if COLON_RULE:
+            drafts.extend(self._colon_quotes(drafts))
+            drafts.sort(key=lambda d: d.content[0])
         return [self._to_claim(d) for d in drafts]
+
+    def _colon_quotes(self, drafts: list[_Draft]) -> list[_Draft]:
+        """'Mark Blumenthal and Jon Cohen: "..."', 'Trump went further: "..."'."""
+        covered = [d.content for d in drafts]
+        out: list[_Draft] = []
+        for qs, qe in self.quotes:
+            if any(cs < qe and ce > qs for cs, ce in covered):
+                continue
+            before = self.text[:qs].rstrip()
+            if not before.endswith(":"):
+                continue
+            colon = self.doc.char_span(len(before) - 1, len(before), alignment_mode="expand")
+            if colon is None or len(colon) != 1:
+                continue
+            tok = colon[0]
+            if tok.i == 0 or "\n" in self.text[len(before) : qs].replace("\n", "", 1):
+                continue  # more than one line break away
+            root = tok.sent.root
+            subj = next((c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+            if subj is not None and subj.i < tok.i:
+                source = self._source_span(subj)
+            else:
+                prev = self.doc[tok.i - 1]
+                if prev.pos_ not in ("PROPN", "NOUN"):
+                    continue
+                source = self.doc[prev.left_edge.i : prev.i + 1]
+            parts = [(qs, qe)]
+            self._continue_quotes(parts, tok)
+            self._continue_paragraphs(parts)
+            covered.append((qs, parts[-1][1]))
+            speaker = self._speaker(source)
+            out.append(_Draft(source, (tok.idx, tok.idx + 1), (qs, parts[-1][1]), speaker, parts))
+        return out
 
     def _verb(self, verb: Token) -> _Draft | None:
         # Inside a quotation, a verb is the quoted speaker's, not a new attribution.
         q = self._quote_at(verb.idx)
         if q is not None and q[0] < verb.idx:
             return None
+        self._inserted = None
         content = self._clausal(verb) or self._adjacent_quote(verb) or self._object(verb)
         if content is None:
             return None
+        inserted = self._inserted
         pstart, pend = self._paragraph(verb.idx)
         if content[0] < pend and content[1] > pstart:
             # spaCy does not always break sentences at newlines: stay in the cue's paragraph.
@@ -421,6 +478,9 @@ class ClaimExtractor:
         if end <= start:
             return None
         parts = [(start, end)]
+        if inserted is not None and start < inserted[0] and inserted[1] < end:
+            left, right = self._tidy(start, inserted[0]), self._tidy(inserted[1], end)
+            parts = [p for p in (left, right) if p[1] > p[0]] or parts
         if self._quote_at(start) is not None or self.text[end - 1] in QUOTE_CHARS | {"'"}:
             self._continue_quotes(parts, verb)
             self._continue_paragraphs(parts)
