@@ -198,6 +198,4 @@ def test(rule_or_query: str, since: str, limit: int, show_query: bool) -> None:
     total = response["hits"]["total"]["value"]
     for line in lines:
         click.echo(line)
-    click.echo(
-        f"{len(lines)} alert(s) would have fired ({total} matching article(s)), rule: {rule.query}"
-    )
+    click.echo(f"{len(lines)} alert(s) would have fired ({total} matching articles): {rule.query}")

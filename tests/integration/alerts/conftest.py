@@ -1,0 +1,173 @@
+"""Alert-stage integration fixtures: per-test names on the shared stack, a loopback webhook
+receiver, and a real Faust worker process running the alert agents."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from elasticsearch import Elasticsearch
+from helpers import wait_until
+
+from pipeline.adapters.kafka import ensure_topics
+from pipeline.index.setup import install
+from pipeline.index.templates import HUNSPELL_DIR, Names
+from pipeline.settings import Settings
+from pipeline.stack import LocalStack
+from pipeline.stack.process import free_port
+
+
+@pytest.fixture
+def alert_settings(stack: LocalStack) -> Settings:
+    target = stack.elasticsearch.config_dir / "hunspell" / "en_US"
+    if not (target / "en_US.dic").exists():  # the articles template's stemmer needs it
+        shutil.copytree(HUNSPELL_DIR, target, dirs_exist_ok=True)
+        target.chmod(0o755)
+        target.parent.chmod(0o755)
+    prefix = f"a{uuid.uuid4().hex[:8]}"
+    return Settings(
+        es_url=stack.es_url,
+        kafka_bootstrap=stack.kafka_bootstrap,
+        index_alias=f"{prefix}-articles",
+        stories_index=f"{prefix}-stories",
+        alerts_index=f"{prefix}-alerts",
+        topic_prefix=f"{prefix}.",
+        alert_webhook_attempts=2,
+        alert_webhook_timeout_s=2.0,
+    )
+
+
+@pytest.fixture
+def es(alert_settings: Settings) -> Iterator[Elasticsearch]:
+    client = Elasticsearch(alert_settings.es_url, request_timeout=60)
+    install(client, alert_settings)
+    ensure_topics(alert_settings)
+    yield client
+    names = Names.from_settings(alert_settings)
+    # by name: the node refuses wildcard deletes (action.destructive_requires_name)
+    pattern = f"{names.alias}-*,{names.stories}*,{names.alerts}*"
+    created = list(client.indices.get(index=pattern, allow_no_indices=True))
+    if created:
+        client.indices.delete(index=",".join(created))
+    for kind in ("articles", "stories", "alerts"):
+        client.options(ignore_status=404).indices.delete_index_template(
+            name=names.template_name(kind)
+        )
+    client.close()
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint on loopback: /ok answers 204, /fail always 500."""
+
+    url: str
+    requests: list[dict] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def received(self, path: str) -> list[dict]:
+        with self.lock:
+            return [r for r in self.requests if r["path"] == path]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server: ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with state.lock:
+                state.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
+            self.send_response(500 if self.path == "/fail" else 204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+WORKER = (
+    "from pipeline.worker.app import create_app\n"
+    "app = create_app(agent_modules=('pipeline.alerts.agent',))\n"
+    "app.main()\n"
+)
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    web: str
+    log: Path
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture
+def alert_worker(alert_settings: Settings, es: Elasticsearch, tmp_path: Path) -> Iterator[Worker]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "WIREWATCH_KAFKA_BOOTSTRAP": alert_settings.kafka_bootstrap or "",
+        "WIREWATCH_ES_URL": alert_settings.es_url or "",
+        "WIREWATCH_TOPIC_PREFIX": alert_settings.topic_prefix,
+        "WIREWATCH_ALERTS_INDEX": alert_settings.alerts_index,
+        "WIREWATCH_INDEX_ALIAS": alert_settings.index_alias,
+        "WIREWATCH_HOME": str(tmp_path / "home"),
+        "WIREWATCH_WORKER_WEB_PORT": str(port),
+        "WIREWATCH_ALERT_WEBHOOK_ATTEMPTS": "2",
+        "WIREWATCH_ALERT_WEBHOOK_TIMEOUT_S": "2",
+        "HOOK_SECRET": "s3cret",
+    }
+    (tmp_path / "home" / "worker").mkdir(parents=True)  # faust creates only the last level
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", WORKER, "worker", "--loglevel", "info"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    worker = Worker(process, f"http://127.0.0.1:{port}", log)
+
+    def ready_or_exited() -> bool:
+        if process.poll() is not None:
+            return True
+        return httpx.get(f"{worker.web}/readyz", timeout=2).status_code == 200
+
+    try:
+        wait_until(ready_or_exited, timeout=120, message="alert worker ready")
+        assert process.poll() is None, f"worker exited {process.returncode}:\n{worker.tail()}"
+        yield worker
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def json_body(request: dict) -> dict:
+    return json.loads(request["body"])

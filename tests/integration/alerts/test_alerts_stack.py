@@ -1,0 +1,203 @@
+"""The alert stage against the real broker and node: the rules topic, a Faust worker
+running the agents, the alerts index and webhooks delivered to a loopback receiver."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import Receiver, Worker, json_body
+from elasticsearch import Elasticsearch
+from helpers import wait_until
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from pipeline.alerts.delivery import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from pipeline.alerts.query import QuerySyntaxError
+from pipeline.alerts.rules import RuleStore
+from pipeline.index import samples
+from pipeline.records import AlertRule, DeadLetter, Delivery
+from pipeline.settings import Settings
+from pipeline.topics import ARTICLES_ENRICHED, DEAD_LETTER, qualified
+
+pytestmark = pytest.mark.integration
+
+
+def test_rules_topic_round_trip(alert_settings: Settings, es: Elasticsearch) -> None:
+    store = RuleStore(alert_settings)
+    store.ensure_topic()
+    assert store.list() == []
+    first = AlertRule(id="putin", name="Putin", query='actor:"Vladimir Putin" kursk')
+    second = AlertRule(
+        id="talks",
+        name="Talks",
+        query='"peace talks"',
+        deliver=[Delivery(type="webhook", url="https://example.org/h", secret_env="S")],
+    )
+    store.add(first)
+    store.add(second)
+    assert [r.id for r in store.list()] == ["putin", "talks"]
+    assert store.get("talks") == second
+    with pytest.raises(QuerySyntaxError) as info:
+        store.add(AlertRule(id="bad", name="Bad", query="kursk AND (ceasefire"))
+    assert info.value.position == 20
+    assert store.remove("putin") is True
+    assert store.remove("putin") is False
+    assert [r.id for r in store.list()] == ["talks"]  # the tombstone deleted it; bad never written
+
+
+def produce(settings: Settings, records: list) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    topic = qualified(ARTICLES_ENRICHED, settings.topic_prefix)
+    for record in records:
+        producer.send(topic, key=record.article.id.encode(), value=record.to_json())
+    producer.flush(30)
+    producer.close()
+
+
+def dead_letters(settings: Settings) -> list[DeadLetter]:
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
+    )
+    tp = TopicPartition(qualified(DEAD_LETTER, settings.topic_prefix), 0)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    out = [
+        DeadLetter.from_json(m.value)
+        for batch in consumer.poll(timeout_ms=2000).values()
+        for m in batch
+    ]
+    consumer.close()
+    return out
+
+
+def test_stream_alerts_once_per_cluster_to_index_and_webhooks(
+    alert_settings: Settings, es: Elasticsearch, receiver: Receiver, alert_worker: Worker
+) -> None:
+    store = RuleStore(alert_settings)
+    store.add(
+        AlertRule(
+            id="putin",
+            name="Putin in Kursk",
+            query="actor:Putin AND kursk",
+            deliver=[
+                Delivery(type="webhook", url=f"{receiver.url}/ok", secret_env="HOOK_SECRET"),
+                Delivery(type="slack", url=f"{receiver.url}/slack"),
+                Delivery(type="webhook", url=f"{receiver.url}/fail"),
+            ],
+        )
+    )
+    # three copies of story 1, one unrelated story: the rule is picked up without restart
+    copies = [samples.enriched(1, cluster=1, copy=c) for c in range(3)]
+    other = samples.enriched(2, title="Weather", text="Rain is expected in Lisbon on Friday.")
+    other = other.model_copy(update={"actors": [], "entities": [], "claims": []})
+
+    alerts_index = alert_settings.alerts_index
+
+    def alert_doc() -> dict | None:
+        es.indices.refresh(index=alerts_index)
+        hits = es.search(index=alerts_index, query={"match_all": {}})["hits"]["hits"]
+        return hits[0]["_source"] if hits else None
+
+    # the worker sees the rule through its GlobalTable; produce until the first alert shows
+    produce(alert_settings, [copies[0], other])
+    doc = wait_until(alert_doc, timeout=90, message="first alert indexed")
+    assert doc["id"] == f"putin:{copies[0].story.cluster_id}"
+    assert doc["copies"] == 1
+
+    produce(alert_settings, copies[1:])
+    wait_until(lambda: (alert_doc() or {}).get("copies") == 3, timeout=60, message="copies=3")
+    es.indices.refresh(index=alerts_index)
+    assert es.count(index=alerts_index)["count"] == 1  # one alert for the story, not three
+
+    generic = wait_until(lambda: receiver.received("/ok"), timeout=30, message="webhook")
+    slack = wait_until(lambda: receiver.received("/slack"), timeout=30, message="slack")
+    assert len(generic) == 1 and len(slack) == 1  # fired once; updates do not re-send
+    request = generic[0]
+    assert verify(
+        b"s3cret",
+        request["headers"][TIMESTAMP_HEADER],
+        request["body"],
+        request["headers"][SIGNATURE_HEADER],
+    )
+    assert json_body(request)["alert"]["rule_id"] == "putin"
+    assert "Putin" in json_body(slack[0])["text"]
+
+    # the dead receiver: tried twice (the configured attempts), then dead-lettered
+    wait_until(lambda: len(receiver.received("/fail")) == 2, timeout=30, message="2 attempts")
+    letters = wait_until(
+        lambda: [d for d in dead_letters(alert_settings) if d.stage == "alert-delivery"],
+        timeout=30,
+        message="dead letter for the failing webhook",
+    )
+    assert "HTTP 500 after 2 attempts" in letters[0].reason
+    assert json.loads(letters[0].payload)["id"] == doc["id"]
+
+    # a rule added while the worker runs applies to the next article
+    store.add(AlertRule(id="lisbon", name="Lisbon", query="lisbon"))
+    rain = samples.enriched(3, title="More rain", text="Lisbon floods again.")
+    rain = rain.model_copy(update={"actors": [], "entities": [], "claims": []})
+
+    def lisbon_alert() -> bool:
+        produce(alert_settings, [rain])  # same id each time: one cluster, re-sent until seen
+        es.indices.refresh(index=alerts_index)
+        return bool(es.count(index=alerts_index, query={"term": {"rule_id": "lisbon"}})["count"])
+
+    wait_until(lambda: lisbon_alert(), timeout=60, interval=2, message="new rule applied")
+
+
+def test_alerts_test_shows_one_line_per_story_cluster(
+    alert_settings: Settings, es: Elasticsearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from click.testing import CliRunner
+    from elasticsearch import AsyncElasticsearch
+
+    from pipeline.cli import cli
+    from pipeline.index.sink import BulkSink
+    from pipeline.settings import get_settings
+
+    putin = [samples.enriched(1, cluster=1, copy=c) for c in range(3)]
+    putin += [samples.enriched(2, cluster=2, copy=c) for c in range(2)]
+    weather = samples.enriched(3, title="Weather", text="Rain is expected in Lisbon.")
+    weather = weather.model_copy(update={"actors": [], "entities": [], "claims": []})
+
+    async def write() -> None:
+        client = AsyncElasticsearch(alert_settings.es_url, request_timeout=30)
+        try:
+            result = await BulkSink(client, alert_settings).write([*putin, weather])
+        finally:
+            await client.close()
+        assert result.rejected == []
+
+    asyncio.run(write())
+    es.indices.refresh(index=alert_settings.index_alias)
+    for name, value in {
+        "WIREWATCH_ES_URL": alert_settings.es_url,
+        "WIREWATCH_KAFKA_BOOTSTRAP": alert_settings.kafka_bootstrap,
+        "WIREWATCH_INDEX_ALIAS": alert_settings.index_alias,
+        "WIREWATCH_TOPIC_PREFIX": alert_settings.topic_prefix,
+    }.items():
+        monkeypatch.setenv(name, value or "")
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        result = runner.invoke(cli, ["alerts", "test", "actor:Putin AND kursk"])
+        assert result.exit_code == 0, result.output
+        lines = [line for line in result.output.splitlines() if "copies=" in line]
+        assert len(lines) == 2  # two stories, five matching copies
+        assert "copies=3" in lines[0] and "copies=2" in lines[1]
+        assert "2 alert(s) would have fired (5 matching articles)" in result.output
+        # NOT removes, the alias expands: "V. Putin" is an alias of the canonical name
+        none = runner.invoke(cli, ["alerts", "test", 'actor:"V. Putin" NOT kursk'])
+        assert "0 alert(s) would have fired" in none.output, none.output
+        # a stored rule is found by id, with its filters
+        RuleStore(get_settings()).add(
+            AlertRule(id="lisbon", name="Lisbon", query="lisbon OR rain", languages=["en"])
+        )
+        stored = runner.invoke(cli, ["alerts", "test", "lisbon"])
+        assert "1 alert(s) would have fired (1 matching articles): lisbon OR rain" in stored.output
+        bad = runner.invoke(cli, ["alerts", "test", "kursk AND"])
+        assert bad.exit_code == 2 and "position 9" in bad.output
+    finally:
+        get_settings.cache_clear()
