@@ -59,7 +59,6 @@ class Deduplicator:
         self._by_url: dict[str, str] = {}
         self._by_content: dict[str, str] = {}
         self._clusters: dict[str, _Cluster] = {}
-        self._signatures: dict[str, np.ndarray] = {}
         self._order: list[tuple[float, str]] = []  # min-heap of (seen, article id)
         self.watermark = 0.0
         self.last_layer = ""  # how the last assign decided: a Match, "replay" or "update"
@@ -73,7 +72,6 @@ class Deduplicator:
         self._by_url.clear()
         self._by_content.clear()
         self._clusters.clear()
-        self._signatures.clear()
         self._order = []
         entries = sorted(
             (Entry.from_dict(value) for value in self.store.values()),
@@ -89,9 +87,7 @@ class Deduplicator:
             self._by_url.setdefault(key, aid)
         self._by_content.setdefault(entry.content, aid)
         if entry.signature is not None:
-            sig = signature.decode(entry.signature)
-            self._signatures[aid] = sig
-            self._lsh.add(aid, sig)
+            self._lsh.add(aid, signature.decode(entry.signature))
         cluster = self._clusters.get(entry.cluster_id)
         if cluster is None:
             cluster = self._clusters[entry.cluster_id] = _Cluster(entry.canonical_id)
@@ -106,9 +102,8 @@ class Deduplicator:
                 del self._by_url[key]
         if self._by_content.get(entry.content) == aid:
             del self._by_content[entry.content]
-        sig = self._signatures.pop(aid, None)
-        if sig is not None:
-            self._lsh.remove(aid, sig)
+        if entry.signature is not None:
+            self._lsh.remove(aid, signature.decode(entry.signature))
         cluster = self._clusters.get(entry.cluster_id)
         if cluster is not None:
             cluster.members.discard(aid)
@@ -123,7 +118,8 @@ class Deduplicator:
     def assign(self, article: Article) -> StoryRef:
         """Cluster ``article``, record it in the state and return where it sits."""
         seen = article.fetched_at.timestamp()
-        content = normalize.content_hash(article.text)
+        tokens = normalize.words(article.text)  # once: both the hash and the shingles use them
+        content = normalize.hash_words(tokens)
         outlet = article.outlet or article.domain
         url_keys = _url_keys(article)
 
@@ -137,13 +133,14 @@ class Deduplicator:
             # The page changed under the same URL: same article, same cluster, new body.
             self._unindex(entry)
             entry.content = content
-            entry.signature = self._signature_text(article.text)
+            sig = self._signature(tokens)
+            entry.signature = signature.encode(sig) if sig is not None else None
             entry.url_keys = url_keys
             entry.seen = max(entry.seen, seen)
             self.last_layer = "update"
             return self._commit(entry)
 
-        match, target, similarity, sig = self._find(url_keys, content, article.text)
+        match, target, similarity, sig = self._find(url_keys, content, tokens)
         self.last_layer = match
         if target is None:
             cluster_id = canonical_id = article.id
@@ -165,9 +162,9 @@ class Deduplicator:
         return self._commit(entry)
 
     def _find(
-        self, url_keys: list[str], content: str, text: str
+        self, url_keys: list[str], content: str, tokens: list[str]
     ) -> tuple[Match, Entry | None, float | None, np.ndarray | None]:
-        sig = self._signature(text)
+        sig = self._signature(tokens)
         for key in url_keys:
             if key in self._by_url:
                 return "url", self._entry(self._by_url[key]), None, sig
@@ -177,26 +174,25 @@ class Deduplicator:
             return "new", None, None, None
         best: tuple[float, float, str] | None = None
         for candidate in self._lsh.candidates(sig):
-            similarity = signature.jaccard(sig, self._signatures[candidate])
+            entry = self._entry(candidate)
+            if entry.signature is None:
+                continue
+            # decoded per candidate (~2 us) rather than cached: saves ~600 B per article
+            similarity = signature.jaccard(sig, signature.decode(entry.signature))
             if similarity < self.config.threshold:
                 continue
             # highest similarity wins; ties go to the earlier article
-            rank = (-similarity, self._entry(candidate).seen, candidate)
+            rank = (-similarity, entry.seen, candidate)
             if best is None or rank < best:
                 best = rank
         if best is None:
             return "new", None, None, sig
         return "near", self._entry(best[2]), round(-best[0], 4), sig
 
-    def _signature(self, text: str) -> np.ndarray | None:
-        tokens = normalize.words(text)
+    def _signature(self, tokens: list[str]) -> np.ndarray | None:
         if len(tokens) < self.config.min_words:
             return None
         return self.hasher.signature(normalize.shingles(tokens, self.config.shingle_words))
-
-    def _signature_text(self, text: str) -> str | None:
-        sig = self._signature(text)
-        return signature.encode(sig) if sig is not None else None
 
     def _entry(self, article_id: str) -> Entry:
         return Entry.from_dict(self.store[article_id])

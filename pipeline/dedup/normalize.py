@@ -30,7 +30,12 @@ def normalize_text(text: str) -> str:
 
 def content_hash(text: str) -> str:
     """sha1 hex of the normalised body: equal for copies that differ only in layout."""
-    return hashlib.sha1(normalize_text(text).encode()).hexdigest()
+    return hash_words(words(text))
+
+
+def hash_words(tokens: list[str]) -> str:
+    """``content_hash`` of a text already split by ``words``."""
+    return hashlib.sha1(" ".join(tokens).encode()).hexdigest()
 
 
 def shingles(tokens: list[str], size: int) -> set[bytes]:
