@@ -100,11 +100,14 @@ def find_quotes(text: str) -> list[tuple[int, int]]:
                 spans.append((opened, para_end))
                 opened = None
             para_end = text.find("\n", para_end + 1)
+        before = text[pos - 1] if pos else " "
+        after = text[m.end()] if m.end() < len(text) else " "
+        closes = not before.isspace() and (after.isspace() or after in ".,;:!?)")
         if opened is None:
-            if mark in CLOSE_QUOTES:
+            if mark in CLOSE_QUOTES and (after.isspace() or not before.isspace()):
                 continue
-            opened = pos
-        elif mark in OPEN_QUOTES:
+            opened = pos  # (a closing mark with a word right after it opens: typos)
+        elif mark in OPEN_QUOTES and not closes:
             opened = pos  # a stray opener: restart there
         else:
             spans.append((opened, m.end()))
@@ -164,17 +167,19 @@ class ClaimExtractor:
     def _continue_quotes(self, parts: list[tuple[int, int]], verb: Token) -> None:
         """Add quotations that follow in the same paragraph with no cue of their own."""
         _, para_end = self._paragraph(parts[0][0])
-        while True:
-            end = parts[-1][1]
-            nxt = next((q for q in self.quotes if q[0] >= end), None)
-            if nxt is None or nxt[0] >= para_end:
+        end = parts[-1][1]
+        for nxt in self.quotes:
+            if nxt[0] < end:
+                continue
+            if nxt[0] >= para_end:
                 return
             # Allow only the attribution between ('", he said. "'), never another speaker.
             if nxt[0] - end > 250 or self._has_foreign_cue(end, nxt[0], verb):
                 return
-            if not self._sentence_starts_quote(nxt[0]):
-                return
-            parts.append(nxt)
+            if self._sentence_starts_quote(nxt[0]):
+                parts.append(nxt)
+                end = nxt[1]
+            # else: a title or scare quote inside the attribution ('told NBC's "Today"')
 
     def _cut_at_next_cue(self, start: int, end: int, verb: Token) -> int:
         """'..., adding that ...' starts a claim of its own: end the content before it."""
