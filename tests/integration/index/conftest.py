@@ -49,3 +49,22 @@ def es(es_settings: Settings) -> Iterator[Elasticsearch]:
 def installed(es: Elasticsearch, es_settings: Settings) -> Names:
     install(es, es_settings)
     return Names.from_settings(es_settings)
+
+
+@pytest.fixture
+def cli_env(es_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point `wirewatch` commands (which read the environment) at this test's names."""
+    from pipeline.settings import get_settings
+
+    for name in (
+        "es_url",
+        "kafka_bootstrap",
+        "index_alias",
+        "stories_index",
+        "alerts_index",
+        "topic_prefix",
+    ):
+        monkeypatch.setenv(f"WIREWATCH_{name.upper()}", str(getattr(es_settings, name)))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

@@ -20,7 +20,7 @@ from pipeline.index import samples
 from pipeline.index.replay import ReplayReport, parse_start, replay
 from pipeline.index.sink import BulkSink
 from pipeline.index.templates import Names
-from pipeline.settings import Settings, get_settings
+from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -108,31 +108,19 @@ def test_replay_from_a_time_then_from_the_start_twice(
 
 
 def test_replay_cli(
-    es: Elasticsearch, installed: Names, es_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    es: Elasticsearch, installed: Names, es_settings: Settings, cli_env: None
 ) -> None:
     n_old, n_new = _produce(es_settings)
-    for key, value in {
-        "WIREWATCH_ES_URL": es_settings.es_url,
-        "WIREWATCH_KAFKA_BOOTSTRAP": es_settings.kafka_bootstrap,
-        "WIREWATCH_INDEX_ALIAS": es_settings.index_alias,
-        "WIREWATCH_STORIES_INDEX": es_settings.stories_index,
-        "WIREWATCH_TOPIC_PREFIX": es_settings.topic_prefix,
-    }.items():
-        monkeypatch.setenv(key, value or "")
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(cli, ["replay", "--from", "earliest"])
-        assert result.exit_code == 0, result.output
-        assert f"indexed={n_old + n_new} dead-lettered=1" in result.output
+    result = CliRunner().invoke(cli, ["replay", "--from", "earliest"])
+    assert result.exit_code == 0, result.output
+    assert f"indexed={n_old + n_new} dead-lettered=1" in result.output
 
-        def lines() -> int:
-            found = CliRunner().invoke(cli, ["search", "Kursk", "--json", "-n", "50"])
-            assert found.exit_code == 0, found.output
-            return len(found.output.strip().splitlines())
+    def lines() -> int:
+        found = CliRunner().invoke(cli, ["search", "Kursk", "--json", "-n", "50"])
+        assert found.exit_code == 0, found.output
+        return len(found.output.strip().splitlines())
 
-        # One line per story (each sample is its own story), once the refresh shows them all.
-        wait_until(lambda: lines() == n_old + n_new, timeout=15, message="all replayed found")
-        refused = CliRunner().invoke(cli, ["search", "title:(unclosed"])
-        assert refused.exit_code == 1 and "search refused" in refused.output
-    finally:
-        get_settings.cache_clear()
+    # One line per story (each sample is its own story), once the refresh shows them all.
+    wait_until(lambda: lines() == n_old + n_new, timeout=15, message="all replayed found")
+    refused = CliRunner().invoke(cli, ["search", "title:(unclosed"])
+    assert refused.exit_code == 1 and "search refused" in refused.output

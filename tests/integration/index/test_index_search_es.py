@@ -150,3 +150,22 @@ def test_stemmed_query_and_filters(
     assert ids(until="2025-02-01") == {"c00000002"}
     assert ids(claims_only=True) == {"c00000001", "c00000003"}
     assert ids(query='actor:"Vladimir Putin" AND outlet:BBC') == {"c00000001"}
+
+
+def test_search_cli_prints_one_line_per_story_with_its_copies(
+    es: Elasticsearch, installed: Names, es_settings: Settings, cli_env: None
+) -> None:
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    index(es_settings, es, _corpus())
+    result = CliRunner().invoke(cli, ["search", "Kursk", "--speaker", "Valery Gerasimov"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[-1] == "2 shown; 2 stories, 5 articles match"  # the summary, on stderr
+    headlines = [line for line in lines[:-1] if not line.startswith(" ")]
+    assert len(headlines) == 2  # two stories, not five copies
+    kursk = next(line for line in headlines if "[4 copies, 4 outlets]" in line)
+    assert "*Kursk*" in kursk  # highlighted (no terminal: plain markers)
+    assert "claim — Valery Gerasimov: Russian forces had recaptured" in result.output

@@ -60,30 +60,16 @@ def test_rollover_moves_the_write_alias(
 
 
 def test_setup_cli_creates_topics_and_index(
-    es: Elasticsearch, es_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    es: Elasticsearch, es_settings: Settings, cli_env: None
 ) -> None:
     from click.testing import CliRunner
     from kafka.admin import KafkaAdminClient
 
     from pipeline import topics
     from pipeline.cli import cli
-    from pipeline.settings import get_settings
 
-    for key, value in {
-        "WIREWATCH_ES_URL": es_settings.es_url,
-        "WIREWATCH_KAFKA_BOOTSTRAP": es_settings.kafka_bootstrap,
-        "WIREWATCH_INDEX_ALIAS": es_settings.index_alias,
-        "WIREWATCH_STORIES_INDEX": es_settings.stories_index,
-        "WIREWATCH_ALERTS_INDEX": es_settings.alerts_index,
-        "WIREWATCH_TOPIC_PREFIX": es_settings.topic_prefix,
-    }.items():
-        monkeypatch.setenv(key, value or "")
-    get_settings.cache_clear()
-    try:
-        first = CliRunner().invoke(cli, ["setup"])
-        again = CliRunner().invoke(cli, ["setup"])
-    finally:
-        get_settings.cache_clear()
+    first = CliRunner().invoke(cli, ["setup"])
+    again = CliRunner().invoke(cli, ["setup"])
     assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
     assert f"index {es_settings.index_alias}-000001: created" in first.output
     assert "created" not in again.output.replace("0 topics created", "")
