@@ -71,6 +71,7 @@ CUE_NOUNS = frozenset(
 TRIM_ADVERBIALS = True
 TRIM_RELATIVE = True
 COLON_RULE = True
+INVERTED_RULE = True
 TRIM_DEPS = frozenset({"advcl", "prep"})
 TRIM_PREPS = frozenset({"during", "after", "before", "amid", "despite"})
 TRIM_MARKS = frozenset({"as", "while", "although", "though", "because"})
@@ -137,6 +138,7 @@ class ClaimExtractor:
         self.last_speaker: tuple[int, str] | None = None
         self.person_names = {name for _, name in layer.persons}
         self._inserted: tuple[int, int] | None = None
+        self.token_starts = [t.idx for t in doc]
 
     # --- spans ----------------------------------------------------------------------
 
@@ -145,6 +147,10 @@ class ClaimExtractor:
         if i >= 0 and self.quotes[i][0] <= char < self.quotes[i][1]:
             return self.quotes[i]
         return None
+
+    def _token_at(self, char: int) -> int:
+        """Index of the first token starting at or after ``char``."""
+        return bisect_right(self.token_starts, char - 1)
 
     def _paragraph(self, char: int) -> tuple[int, int]:
         start = self.text.rfind("\n", 0, char) + 1
@@ -428,8 +434,48 @@ class ClaimExtractor:
             drafts.append(draft)
         if COLON_RULE:
             drafts.extend(self._colon_quotes(drafts))
-            drafts.sort(key=lambda d: d.content[0])
+        if INVERTED_RULE:
+            drafts.extend(self._inverted_quotes(drafts))
+        drafts.sort(key=lambda d: d.content[0])
         return [self._to_claim(d) for d in drafts]
+
+    def _inverted_quotes(self, drafts: list[_Draft]) -> list[_Draft]:
+        """'"Go back to Univision," Trump barked': any verb with a subject right after a
+        quotation that ends mid-sentence is its cue, lexicon or not."""
+        covered = [d.content for d in drafts]
+        out: list[_Draft] = []
+        for qs, qe in self.quotes:
+            if any(cs < qe and ce > qs for cs, ce in covered):
+                continue
+            inner = self.text[qs:qe].rstrip("\"“”'»` ")
+            if not inner or inner[-1] not in ",?!—-":
+                continue
+            tail = self.doc.char_span(qe, min(len(self.text), qe + 80), alignment_mode="contract")
+            if tail is None:
+                continue
+            verb = None
+            for t in tail[:8]:
+                if "\n" in t.text or t.text in ".;" or self._quote_at(t.idx) is not None:
+                    break
+                if t.pos_ == "VERB" and any(
+                    c.dep_ == "nsubj" and c.i > self._token_at(qe) for c in t.children
+                ):
+                    verb = t
+                    break
+            if verb is None:
+                continue
+            subj = next(c for c in verb.children if c.dep_ == "nsubj")
+            source = self._source_span(subj)
+            parts = [(qs, qe)]
+            self._continue_quotes(parts, verb)
+            covered.append((qs, parts[-1][1]))
+            cue_end = verb.idx + len(verb)
+            out.append(
+                _Draft(
+                    source, (verb.idx, cue_end), (qs, parts[-1][1]), self._speaker(source), parts
+                )
+            )
+        return out
 
     def _colon_quotes(self, drafts: list[_Draft]) -> list[_Draft]:
         """'Mark Blumenthal and Jon Cohen: "..."', 'Trump went further: "..."'."""
