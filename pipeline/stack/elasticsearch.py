@@ -207,10 +207,13 @@ class ElasticsearchNode:
         ]
         return lines[0][:300] if lines else "no output"
 
-    def stop(self, timeout_s: float = 60.0) -> bool:
-        """Stop the node if it runs; clear its pid file either way. True if it was running."""
+    def stop(self, timeout_s: float = 60.0, kill: bool = False) -> bool:
+        """Stop the node if it runs; clear its pid file either way. True if it was running.
+
+        ``kill`` sends SIGKILL at once: a crash, not a shutdown (for fault tests).
+        """
         pid = self.running_pid()
         if pid is not None:
-            process.stop(pid, timeout_s)
+            process.stop(pid, 0.0 if kill else timeout_s)
         self.pid_file.clear()
         return pid is not None

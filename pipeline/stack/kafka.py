@@ -135,6 +135,9 @@ class KafkaServer:
             "inter.broker.listener.name": "PLAINTEXT",
             "log.dirs": str(self.data_dir),
             "num.partitions": "1",
+            # 50 partitions each (the defaults) only slow a one-node start and restart.
+            "offsets.topic.num.partitions": "5",
+            "transaction.state.log.num.partitions": "5",
             # One node: every internal topic has a single replica.
             "offsets.topic.replication.factor": "1",
             "transaction.state.log.replication.factor": "1",
@@ -229,10 +232,13 @@ class KafkaServer:
                 return lines
         return "none"
 
-    def stop(self, timeout_s: float = 30.0) -> bool:
-        """Stop the node if it runs; clear its pid file either way. True if it was running."""
+    def stop(self, timeout_s: float = 30.0, kill: bool = False) -> bool:
+        """Stop the node if it runs; clear its pid file either way. True if it was running.
+
+        ``kill`` sends SIGKILL at once: a crash, not a shutdown (for fault tests).
+        """
         pid = self.running_pid()
         if pid is not None:
-            process.stop(pid, timeout_s)
+            process.stop(pid, 0.0 if kill else timeout_s)
         self.pid_file.clear()
         return pid is not None

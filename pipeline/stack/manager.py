@@ -182,8 +182,9 @@ class LocalStack:
 
     # --- single servers, keeping ports and data (fault tests) ------------------------------
 
-    def stop_kafka(self) -> None:
-        self.kafka.stop()
+    def stop_kafka(self, kill: bool = False) -> None:
+        """Stop the broker (``kill``: SIGKILL, a crash); start_kafka() brings it back."""
+        self.kafka.stop(kill=kill)
 
     def start_kafka(self) -> None:
         if self.kafka.running_pid() is not None:
@@ -193,8 +194,9 @@ class LocalStack:
         classpath = self._fetch(KAFKA_JARS)
         self.kafka.start(java, classpath, self._state.cluster_id)
 
-    def stop_elasticsearch(self) -> None:
-        self.elasticsearch.stop()
+    def stop_elasticsearch(self, kill: bool = False) -> None:
+        """Stop the node (``kill``: SIGKILL, a crash); start_elasticsearch() restarts it."""
+        self.elasticsearch.stop(kill=kill)
 
     def start_elasticsearch(self) -> None:
         if self.elasticsearch.running_pid() is not None:

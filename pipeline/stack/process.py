@@ -83,9 +83,13 @@ class PidFile:
 
 
 def stop(pid: int, timeout_s: float = 30.0) -> bool:
-    """SIGTERM, wait up to ``timeout_s``, then SIGKILL. True if it stopped gracefully."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+    """SIGTERM, wait up to ``timeout_s``, then SIGKILL. True if it stopped gracefully.
+
+    A ``timeout_s`` of 0 skips SIGTERM: the process is killed outright.
+    """
+    if timeout_s > 0:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not is_alive(pid):

@@ -136,3 +136,19 @@ def test_english_stemming_with_bundled_hunspell(stack: LocalStack) -> None:
     hits = es.search(index=index, query={"match": {"body": "recapture village"}})["hits"]["hits"]
     assert [hit["_id"] for hit in hits] == ["1"]
     es.indices.delete(index=index)
+
+
+def test_elasticsearch_crash_and_restart_keeps_port_and_data(stack: LocalStack) -> None:
+    es = Elasticsearch(stack.es_url)
+    index = f"stack-test-{uuid.uuid4().hex[:8]}"
+    es.index(index=index, id="1", document={"title": "before the crash"}, refresh=True)
+    url = stack.es_url
+
+    stack.stop_elasticsearch(kill=True)  # SIGKILL: no clean shutdown
+    assert stack.elasticsearch.running_pid() is None
+    stack.start_elasticsearch()
+
+    assert stack.es_url == url
+    restarted = Elasticsearch(stack.es_url)
+    assert restarted.get(index=index, id="1")["_source"] == {"title": "before the crash"}
+    restarted.indices.delete(index=index)

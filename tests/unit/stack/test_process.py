@@ -62,3 +62,9 @@ def test_port_is_free_sees_listeners() -> None:
 def test_rss_of_this_process() -> None:
     rss = process.rss_bytes(os.getpid())
     assert rss is not None and rss > 1024 * 1024
+
+
+def test_stop_with_no_grace_kills_at_once() -> None:
+    child = _sleeper("x")  # would obey SIGTERM, but a crash is wanted
+    assert process.stop(child.pid, timeout_s=0) is False
+    assert not process.is_alive(child.pid)
