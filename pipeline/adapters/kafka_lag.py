@@ -19,7 +19,7 @@ def group_lag(settings: Settings, group_id: str, topics: list[str]) -> dict[str,
     admin = KafkaAdminClient(**options)
     consumer = KafkaConsumer(**options)
     try:
-        committed = admin.list_consumer_group_offsets(group_id)
+        committed = admin.list_group_offsets({group_id: None}).get(group_id, {})
         partitions = [
             TopicPartition(topic, p)
             for topic in topics

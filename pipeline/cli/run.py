@@ -153,10 +153,14 @@ def command(feeds_file: Path | None, once: bool, timeout: float) -> None:
                 raise click.ClickException(
                     f"the {name} exited with status {code}; see {logs / (name + '.log')}"
                 )
-            lag = group_lag(settings, app_id(settings), topics)
-            indexed = es.count(index=settings.index_alias)["count"]
-            backlog = sum(lag.values())
-            click.echo(f"indexed {indexed:>6} articles   backlog {backlog:>5}", err=True)
+            try:
+                backlog: int | None = sum(group_lag(settings, app_id(settings), topics).values())
+                indexed = es.count(index=settings.index_alias)["count"]
+            except Exception as exc:  # servers warming up: report and look again
+                click.echo(f"progress not readable yet ({type(exc).__name__})", err=True)
+                backlog, indexed = None, 0
+            else:
+                click.echo(f"indexed {indexed:>6} articles   backlog {backlog:>5}", err=True)
             poller = children.procs["poller"]
             if once and poller.poll() == 0 and backlog == 0 and indexed > 0:
                 click.echo(f"done: {indexed} articles indexed. Try: wirewatch search Kursk")
