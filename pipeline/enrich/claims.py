@@ -376,9 +376,14 @@ class ClaimExtractor:
             left = self.doc[subj.left_edge.i].idx
         gap_text = self.text[:left].rstrip(" ,\t\xa0")
         q = self._quote_at(len(gap_text) - 1) if gap_text else None
-        if q is not None and q[1] == len(gap_text):
+        if q is not None and q[1] == len(gap_text) and self._ends_mid_sentence(q):
             return q
         return None
+
+    def _ends_mid_sentence(self, quote: tuple[int, int]) -> bool:
+        """'"...," he said' continues the sentence; '"...." He said' starts a new one."""
+        inner = self.text[quote[0] : quote[1]].rstrip("\"“”'»` ")
+        return bool(inner) and inner[-1] in ",?!—-"
 
     # --- speakers -------------------------------------------------------------------
 
@@ -447,8 +452,7 @@ class ClaimExtractor:
         for qs, qe in self.quotes:
             if any(cs < qe and ce > qs for cs, ce in covered):
                 continue
-            inner = self.text[qs:qe].rstrip("\"“”'»` ")
-            if not inner or inner[-1] not in ",?!—-":
+            if not self._ends_mid_sentence((qs, qe)):
                 continue
             tail = self.doc.char_span(qe, min(len(self.text), qe + 80), alignment_mode="contract")
             if tail is None:
@@ -457,9 +461,16 @@ class ClaimExtractor:
             for t in tail[:8]:
                 if "\n" in t.text or t.text in ".;" or self._quote_at(t.idx) is not None:
                     break
-                if t.pos_ == "VERB" and any(
-                    c.dep_ == "nsubj" and c.i > self._token_at(qe) for c in t.children
-                ):
+                subj = next((c for c in t.children if c.dep_ == "nsubj"), None)
+                if t.pos_ == "VERB" and subj is not None and subj.i > t.i - 8:
+                    # Only the subject may stand between quote and verb ('," Trump barked'),
+                    # or come after the verb ('," said Ms. Lee').
+                    first = self._token_at(qe)
+                    lead = [x for x in self.doc[first : t.i] if not x.is_punct]
+                    if subj.i < t.i and lead and lead[0].i < subj.left_edge.i:
+                        break
+                    if subj.i > t.i and lead:
+                        break
                     verb = t
                     break
             if verb is None:
