@@ -12,6 +12,7 @@ article whose actors (or entities) resolve to the same canonical name or one of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -92,75 +93,101 @@ def _resolved(names: set[str], registry: ActorNames) -> set[str]:
     return out
 
 
+Test = Callable[[ArticleView], bool]
+
+
+def _term_test(term: Term, names: frozenset[str]) -> Test:
+    """A closure specialised for the term's field: no dispatch left at evaluation time."""
+    field_ = term.field
+    if field_ in ("text", "title", "body"):
+        if len(term.tokens) > 1:
+            # every word present (set lookups) before the substring search over the text
+            phrase, need = f" {' '.join(term.tokens)} ", frozenset(term.tokens)
+            if field_ == "title":
+                return lambda v: need <= v.title_words and phrase in v.title_joined
+            if field_ == "body":
+                return lambda v: need <= v.body_words and phrase in v.body_joined
+            return lambda v: need <= v.all_words and (
+                phrase in v.title_joined or phrase in v.body_joined
+            )
+        (word,) = term.tokens
+        if field_ == "title":
+            return lambda v: word in v.title_words
+        if field_ == "body":
+            return lambda v: word in v.body_words
+        return lambda v: word in v.all_words
+    if field_ == "actor":
+        return lambda v: not names.isdisjoint(v.actors)
+    if field_ == "speaker":
+        return lambda v: not names.isdisjoint(v.speakers)
+    (value,) = names
+    if field_ == "outlet":
+        return lambda v: v.outlet == value
+    if field_ == "domain":
+        suffix = "." + value
+        return lambda v: v.domain == value or v.domain.endswith(suffix)
+    if field_ == "lang":
+        prefix = value + "-"
+        return lambda v: v.lang == value or v.lang.startswith(prefix)
+    if field_ == "tag":
+        return lambda v: value in v.tags
+    raise ValueError(f"unknown field {field_!r}")  # the parser refuses these
+
+
 class CompiledTerm:
     """A term with its registry lookups done once, when the rule is loaded."""
 
-    __slots__ = ("names", "phrase", "term")
+    __slots__ = ("matches", "names", "term")
 
     def __init__(self, term: Term, registry: ActorNames) -> None:
         self.term = term
-        self.phrase = f" {' '.join(term.tokens)} " if len(term.tokens) > 1 else ""
         if term.field in ("actor", "speaker"):
             self.names = actor_names(registry, term.value)
         else:
             self.names = frozenset({" ".join(term.value.split()).casefold()})
-
-    def matches(self, view: ArticleView) -> bool:
-        field_ = self.term.field
-        if field_ in ("text", "title", "body"):
-            if self.phrase:
-                return (field_ != "body" and self.phrase in view.title_joined) or (
-                    field_ != "title" and self.phrase in view.body_joined
-                )
-            (word,) = self.term.tokens
-            if field_ == "text":
-                return word in view.all_words
-            return word in (view.title_words if field_ == "title" else view.body_words)
-        if field_ == "actor":
-            return not self.names.isdisjoint(view.actors)
-        if field_ == "speaker":
-            return not self.names.isdisjoint(view.speakers)
-        (value,) = self.names
-        if field_ == "outlet":
-            return view.outlet == value
-        if field_ == "domain":
-            return view.domain == value or view.domain.endswith("." + value)
-        if field_ == "lang":
-            return view.lang == value or view.lang.startswith(value + "-")
-        if field_ == "tag":
-            return value in view.tags
-        raise ValueError(f"unknown field {field_!r}")  # the parser refuses these
+        self.matches: Test = _term_test(term, self.names)
 
 
 class Matcher:
-    """One rule's query, compiled: ``matches(view)`` and the terms that made it match."""
+    """One rule's query compiled to nested closures: ``matches(view)``, and the terms that
+    made it match. Compiling once per rule keeps per-article work to set lookups."""
 
     def __init__(self, node: Node, registry: ActorNames) -> None:
         self.node = node
         self.terms: dict[int, CompiledTerm] = {
             id(term): CompiledTerm(term, registry) for term, _ in iter_terms(node)
         }
+        self.positive = [
+            (str(term), self.terms[id(term)].matches)
+            for term, negated in iter_terms(node)
+            if not negated
+        ]
+        self.matches: Test = self._compile(node)
 
-    def matches(self, view: ArticleView) -> bool:
-        return self._eval(self.node, view)
-
-    def _eval(self, node: Node, view: ArticleView) -> bool:
+    def _compile(self, node: Node) -> Test:
         if isinstance(node, Term):
-            return self.terms[id(node)].matches(view)
+            return self.terms[id(node)].matches
         if isinstance(node, Not):
-            return not self._eval(node.child, view)
-        if isinstance(node, And):
-            return all(self._eval(c, view) for c in node.children)
-        if isinstance(node, Or):
-            return any(self._eval(c, view) for c in node.children)
+            inner = self._compile(node.child)
+            return lambda v: not inner(v)
+        if isinstance(node, And | Or):
+            parts = tuple(self._compile(c) for c in node.children)
+            if len(parts) == 2:
+                a, b = parts
+                if isinstance(node, And):
+                    return lambda v: a(v) and b(v)
+                return lambda v: a(v) or b(v)
+            if isinstance(node, And):
+                return lambda v: all(p(v) for p in parts)
+            return lambda v: any(p(v) for p in parts)
         raise TypeError(f"not a query node: {node!r}")
 
     def matched_terms(self, view: ArticleView) -> list[str]:
         """The non-negated terms present in the article, for the alert's explanation."""
         seen: list[str] = []
-        for term, negated in iter_terms(self.node):
-            if not negated and self.terms[id(term)].matches(view) and str(term) not in seen:
-                seen.append(str(term))
+        for label, test in self.positive:
+            if label not in seen and test(view):
+                seen.append(label)
         return seen
 
 
