@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from pipeline.settings import get_settings
-from pipeline.stack import StackError, local_stack, stack_for
+from pipeline.stack import StackError, ensure_stack, local_stack, stack_for
 from pipeline.stack.process import tail
 
 
@@ -44,7 +44,7 @@ def _notify(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _fail(error: StackError) -> None:
+def _fail(error: StackError) -> NoReturn:
     raise click.ClickException(str(error))
 
 
@@ -73,10 +73,14 @@ def up(kafka_port: int | None, kafka_controller_port: int | None, es_port: int |
         )
         if value is not None
     }
-    stack = stack_for(settings, progress=DownloadProgress(), notify=_notify, **overrides)
+    options: dict[str, Any] = {"progress": DownloadProgress(), "notify": _notify}
     started = time.monotonic()
     try:
-        stack.up()
+        if overrides:
+            stack = stack_for(settings, **options, **overrides)
+            stack.up()
+        else:  # no ports asked for: a running stack is fine wherever it listens
+            stack = ensure_stack(settings, **options)
     except StackError as error:
         _fail(error)
     click.echo(f"kafka          {stack.kafka_bootstrap}")

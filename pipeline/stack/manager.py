@@ -371,7 +371,14 @@ def local_es_url(settings: Settings) -> str:
 
 
 def ensure_stack(settings: Settings, **overrides: Any) -> LocalStack:
-    """Start the managed stack unless it already runs; return it (for its endpoints)."""
+    """Start the managed stack unless it already runs; return it (for its endpoints).
+
+    A stack already running is used on whatever ports it was started with; otherwise the
+    configured ports (settings, then ``overrides``) apply.
+    """
+    running = local_stack(settings, **overrides)
+    if running.is_running():
+        return running
     stack = stack_for(settings, **overrides)
     stack.up()
     return stack
