@@ -106,3 +106,20 @@ def test_ilm_policy_rolls_over_and_deletes() -> None:
     phases = load("ilm-policy")["policy"]["phases"]
     assert {"max_primary_shard_size", "max_age"} <= set(phases["hot"]["actions"]["rollover"])
     assert "delete" in phases["delete"]["actions"]
+
+
+def test_shipped_dictionary_stems_inflections_only() -> None:
+    aff = (HUNSPELL_DIR / "en_US.aff").read_text(encoding="utf-8")
+    assert not [line for line in aff.splitlines() if line.startswith("PFX")]
+    roots = {
+        line.partition("/")[0]
+        for line in (HUNSPELL_DIR / "en_US.dic").read_text(encoding="utf-8").splitlines()
+    }
+    # Prefixed and derived words are roots of their own, so they never reduce to another word.
+    assert {"protest", "report", "unhappy", "statement", "leader", "disagree"} <= roots
+    assert "ignore_case: true" in (HUNSPELL_DIR / "settings.yml").read_text()
+    # Elasticsearch loads every *.dic and exactly one *.aff from the directory.
+    assert [p.name for p in HUNSPELL_DIR.glob("*.aff")] == ["en_US.aff"]
+    assert [p.name for p in HUNSPELL_DIR.glob("*.dic")] == ["en_US.dic"]
+    # It must fit a Kubernetes ConfigMap (1 MiB) with its licence.
+    assert sum(p.stat().st_size for p in HUNSPELL_DIR.iterdir()) < 1_000_000
