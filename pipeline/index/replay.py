@@ -25,8 +25,9 @@ from pydantic import ValidationError
 
 from pipeline import topics
 from pipeline.index.sink import BulkSink
-from pipeline.records import DeadLetter, EnrichedArticle
+from pipeline.records import EnrichedArticle
 from pipeline.settings import Settings
+from pipeline.worker.deadletter import dead_letter
 
 log = logging.getLogger(__name__)
 STAGE = "replay"
@@ -100,15 +101,6 @@ def start_offsets(
     return {tp: min(max(wanted[tp], first[tp]), end[tp]) for tp in partitions}
 
 
-def dead_letter_headers(record: DeadLetter) -> list[tuple[str, bytes]]:
-    return [
-        ("stage", record.stage.encode()),
-        ("reason", record.reason[:1000].encode()),
-        ("time", record.failed_at.isoformat().encode()),
-        ("original-offset", f"{record.topic}/{record.partition}/{record.offset}".encode()),
-    ]
-
-
 async def replay(
     settings: Settings,
     consumer: KafkaConsumer,
@@ -133,18 +125,10 @@ async def replay(
     started = time.monotonic()
 
     def dead(message: ConsumerRecord, reason: str, error_type: str) -> None:
-        record = DeadLetter(
-            stage=STAGE,
-            reason=reason,
-            error_type=error_type,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key.decode("utf-8", "replace") if message.key else None,
-            payload=(message.value or b"").decode("utf-8", "replace"),
-        )
+        # Same record and header names as the worker's dead letters.
+        record, headers = dead_letter(STAGE, message, reason, error_type)
         producer.send(
-            dead_topic, key=message.key, value=record.to_json(), headers=dead_letter_headers(record)
+            dead_topic, key=message.key, value=record.to_json(), headers=list(headers.items())
         )
         report.rejected += 1
 
