@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.stack.errors import StackError
+
 # Elasticsearch refuses to run as root; as root we run it as this system user.
 SERVICE_USER = "wirewatch"
 
@@ -145,21 +147,33 @@ def ensure_service_user() -> tuple[int, int]:
     try:
         entry = pwd.getpwnam(SERVICE_USER)
     except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                SERVICE_USER,
-            ],
-            check=False,
-            capture_output=True,
-        )
-        entry = pwd.getpwnam(SERVICE_USER)  # raises if useradd failed and nobody raced us
+        try:
+            result = subprocess.run(
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--home-dir",
+                    "/nonexistent",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    SERVICE_USER,
+                ],
+                check=False,
+                capture_output=True,
+                text=True,
+            )
+            detail = result.stderr.strip() or f"exit code {result.returncode}"
+        except OSError as exc:
+            detail = str(exc)
+        try:  # a concurrent `stack up` may have created it meanwhile
+            entry = pwd.getpwnam(SERVICE_USER)
+        except KeyError:
+            raise StackError(
+                f"Elasticsearch refuses to run as root and the system user {SERVICE_USER!r} "
+                f"could not be created ({detail}): create it (useradd --system "
+                f"{SERVICE_USER}) or run as an unprivileged user"
+            ) from None
     return entry.pw_uid, entry.pw_gid
 
 

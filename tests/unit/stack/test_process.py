@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pipeline.stack import process
+from pipeline.stack.errors import StackError
 
 
 def _sleeper(marker: str, ignore_term: bool = False) -> subprocess.Popen[bytes]:
@@ -68,3 +71,12 @@ def test_stop_with_no_grace_kills_at_once() -> None:
     child = _sleeper("x")  # would obey SIGTERM, but a crash is wanted
     assert process.stop(child.pid, timeout_s=0) is False
     assert not process.is_alive(child.pid)
+
+
+def test_service_user_that_cannot_be_created_is_a_stack_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(process, "SERVICE_USER", "wirewatch-no-such-user")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no useradd to run
+    with pytest.raises(StackError, match=r"useradd --system wirewatch-no-such-user"):
+        process.ensure_service_user()
