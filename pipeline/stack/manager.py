@@ -134,7 +134,7 @@ class LocalStack:
             if not es_needed:
                 self._check_same_port("Elasticsearch", "es_port", self.elasticsearch.port)
             if kafka_needed:
-                self._check_ports(self.kafka.ports(), "Kafka", "--kafka-port")
+                self._check_kafka_ports()
             if es_needed:
                 self._prepare_es_ports()
             if not (kafka_needed or es_needed):
@@ -189,7 +189,7 @@ class LocalStack:
     def start_kafka(self) -> None:
         if self.kafka.running_pid() is not None:
             return
-        self._check_ports(self.kafka.ports(), "Kafka", "--kafka-port")
+        self._check_kafka_ports()
         java = find_kafka_java()
         classpath = self._fetch(KAFKA_JARS)
         self.kafka.start(java, classpath, self._state.cluster_id)
@@ -257,14 +257,18 @@ class LocalStack:
             )
         return self.cache.fetch(artifacts, progress=self.progress)
 
-    def _check_ports(self, ports: tuple[int, ...], server: str, flag: str) -> None:
-        for port in ports:
-            if not process.port_is_free(port):
-                raise PortInUseError(
-                    f"port {port} needed by {server} is already in use by another process: "
-                    f"stop that process or choose other ports ({flag}, or "
-                    "WIREWATCH_STACK_* settings)"
-                )
+    def _check_kafka_ports(self) -> None:
+        self._check_port(self.kafka.port, "Kafka", "kafka-port")
+        controller = self.kafka.controller_port
+        self._check_port(controller, "the Kafka controller", "kafka-controller-port")
+
+    def _check_port(self, port: int, server: str, option: str) -> None:
+        if not process.port_is_free(port):
+            setting = "WIREWATCH_STACK_" + option.upper().replace("-", "_")
+            raise PortInUseError(
+                f"port {port} needed by {server} is already in use by another process: "
+                f"stop that process or pick another port (--{option} or {setting})"
+            )
 
     def _check_same_port(self, server: str, key: str, wanted: int) -> None:
         running = self._stored.get(key)
@@ -275,7 +279,7 @@ class LocalStack:
             )
 
     def _prepare_es_ports(self) -> None:
-        self._check_ports((self.elasticsearch.port,), "Elasticsearch", "--es-port")
+        self._check_port(self.elasticsearch.port, "Elasticsearch", "es-port")
         # The transport port is internal: if another process took it, pick a new one.
         if not process.port_is_free(self.elasticsearch.transport_port):
             port = process.free_port()

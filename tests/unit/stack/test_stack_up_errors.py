@@ -71,9 +71,23 @@ def test_port_taken(env: Path) -> None:
         ports = _ports()
         ports[1] = str(taken)
         result = _up(*ports)
-    _assert_one_line_failure(result, f"port {taken}", "already in use", "--kafka-port")
+    _assert_one_line_failure(
+        result, f"port {taken}", "already in use", "--kafka-port", "WIREWATCH_STACK_KAFKA_PORT"
+    )
     _nothing_running(env / "home")
     assert not (env / "cache").exists()  # failed before downloading anything
+
+
+def test_controller_port_taken_names_its_own_option(env: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        ports = _ports()
+        ports[3] = str(taken)
+        result = _up(*ports)
+    _assert_one_line_failure(result, f"port {taken}", "--kafka-controller-port")
+    _nothing_running(env / "home")
 
 
 def test_java_missing(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
