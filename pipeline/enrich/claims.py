@@ -618,25 +618,24 @@ class ClaimExtractor:
         if pobj is None:
             return None
         source = self._source_span(pobj)
-        head = tok.head
         sent = tok.sent
-        phrase = (tok.i, max(source.end, to.i + 1))
-        if head is tok or head.i < sent.start:
+        pstart, pend = self._paragraph(tok.idx)
+        s_start, s_end = max(sent.start_char, pstart), min(sent.end_char, pend)
+        # After a colon, only the part after it is reported ("...: London was ...").
+        colon = self.text.rfind(": ", s_start, tok.idx)
+        if colon != -1:
+            s_start = colon + 2
+        p_start, p_end = tok.idx, source.end_char
+        # Content is the sentence around the "according to X" phrase.
+        left = self._tidy(s_start, p_start) if p_start > s_start else (0, 0)
+        right = self._tidy(p_end, s_end) if p_end < s_end else (0, 0)
+        pieces = [p for p in (left, right) if p[1] - p[0] > 1]
+        if not pieces:
             return None
-        start = head.left_edge.i
-        end = head.right_edge.i + 1
-        # Content is the head clause minus the "according to X" phrase at either end.
-        if phrase[0] <= start:
-            start = phrase[1]
-        elif phrase[1] >= end:
-            end = phrase[0]
-        if end <= start:
-            return None
-        cs, ce = self._tidy(self.doc[start].idx, self.doc[end - 1].idx + len(self.doc[end - 1]))
-        if ce <= cs:
-            return None
+        cs, ce = pieces[0][0], pieces[-1][1]
+        parts = pieces if len(pieces) > 1 else None
         speaker = self._speaker(source)
-        return _Draft(source, (tok.idx, to.idx + len(to)), (cs, ce), speaker, None, "according")
+        return _Draft(source, (tok.idx, to.idx + len(to)), (cs, ce), speaker, parts, "according")
 
     def _to_claim(self, d: _Draft) -> Claim:
         text = self.text
