@@ -11,9 +11,9 @@ from helpers import wait_until
 from kafka import KafkaConsumer, KafkaProducer
 from worker_harness import BOILERPLATE, Worker, doc_count, shared_dir
 
-from pipeline.records import Article, DeadLetter
+from pipeline.records import Article, DeadLetter, EnrichedArticle
 from pipeline.settings import Settings
-from pipeline.topics import ARTICLES_RAW, DEAD_LETTER, qualified
+from pipeline.topics import ARTICLES_ENRICHED, ARTICLES_RAW, DEAD_LETTER, qualified
 
 pytestmark = pytest.mark.integration
 
@@ -81,15 +81,16 @@ def test_clusters_dead_letters_and_counters(
     letters = read_dead_letters(settings, 3)
     by_stage = sorted((r.stage, r.key) for r, _ in letters)
     assert by_stage == [("dedup", "poison-1"), ("dedup", "poison-2"), ("index", rejected.id)]
+    source = {"dedup": topic, "index": qualified(ARTICLES_ENRICHED, settings.topic_prefix)}
     for record, headers in letters:
         assert headers["stage"] == record.stage.encode()
         assert headers["reason"] and headers["failed_at"]
-        assert headers["original_topic"] == topic.encode()
+        assert headers["original_topic"] == source[record.stage].encode() == record.topic.encode()
         assert int(headers["original_offset"]) == record.offset
         assert record.payload  # the original value travels with it
     index_letter = next(r for r, _ in letters if r.stage == "index")
-    assert "immense term" in index_letter.reason or "max_bytes_length" in index_letter.reason
-    assert Article.from_json(index_letter.payload.encode()).id == rejected.id
+    assert "failed to parse field [tags]" in index_letter.reason
+    assert EnrichedArticle.from_json(index_letter.payload).article.id == rejected.id
 
     wait_until(lambda: doc_count(es, settings) == 2, timeout=120, message="2 documents")
     doc = es.get(index=settings.index_alias, id=copy.id)["_source"]

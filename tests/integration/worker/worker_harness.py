@@ -100,8 +100,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
     ):
         env[f"WIREWATCH_{name.upper()}"] = str(getattr(settings, name))
     env["WIREWATCH_ENRICH_PROCESSES"] = "1"
-    # alerting has its own tests; its agents hang the group assignment at the time of writing
-    env["WIREWATCH_WORKER_STAGES"] = "dedup,enrich,index"
     return env
 
 
