@@ -76,6 +76,8 @@ CUE_NOUNS = frozenset(
 TRIM_ADVERBIALS = True
 TRIM_RELATIVE = True
 COLON_RULE = True
+FOREIGN_PARTICIPLES = True
+QUOTE_TOKENS = frozenset({'"', "“", "”", "''", "``"})
 INVERTED_RULE = True
 TRIM_DEPS = frozenset({"advcl", "prep"})
 TRIM_PREPS = frozenset({"during", "after", "before", "amid", "despite"})
@@ -213,10 +215,10 @@ class ClaimExtractor:
                 t.i > verb.i
                 and t.tag_ == "VBG"
                 and t.i > span.start
-                and self.doc[t.i - 1].text in (",", ";", "—", "--")
+                and self._after_comma(t.i)
                 and self._is_cue(t)
             ):
-                return self._tidy(start, self.doc[t.i - 1].idx)[1]
+                return self._tidy(start, self.doc[t.i - 1].idx + len(self.doc[t.i - 1]))[1]
         return end
 
     def _continue_paragraphs(self, parts: list[tuple[int, int]]) -> None:
@@ -244,8 +246,16 @@ class ClaimExtractor:
         before = self.text[:char].rstrip()
         return not before or before[-1] in ".!?:\n,\"”'" or before.endswith(("said", "says"))
 
+    def _after_comma(self, i: int) -> bool:
+        """Token i follows a comma (or a dash), possibly one closing a quotation: '...," adding'."""
+        prev = self.doc[i - 1] if i > 0 else None
+        if prev is not None and prev.text in QUOTE_TOKENS and i > 1:
+            return self.doc[i - 2].text in (",", ";") or prev.text.startswith(",")
+        return prev is not None and prev.text in (",", ";", "—", "--")
+
     def _has_foreign_cue(self, start: int, end: int, verb: Token) -> bool:
-        """A cue between start and end with a subject of its own (a new speaker)."""
+        """Another attribution between start and end: a cue with its own subject, or one
+        starting a new clause (', adding ...'). Relative clauses describe the source."""
         span = self.doc.char_span(start, end, alignment_mode="expand")
         if span is None:
             return False
@@ -253,7 +263,10 @@ class ClaimExtractor:
             t.i != verb.i
             and t.dep_ != "relcl"
             and self._is_cue(t)
-            and any(c.dep_ in ("nsubj", "nsubjpass") for c in t.children)
+            and (
+                any(c.dep_ in ("nsubj", "nsubjpass") for c in t.children)
+                or (FOREIGN_PARTICIPLES and t.tag_ == "VBG" and self._after_comma(t.i))
+            )
             for t in span
         )
 
