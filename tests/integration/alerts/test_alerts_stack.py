@@ -45,6 +45,38 @@ def test_rules_topic_round_trip(alert_settings: Settings, es: Elasticsearch) -> 
     assert [r.id for r in store.list()] == ["talks"]  # the tombstone deleted it; bad never written
 
 
+def test_alerts_cli_add_list_remove(
+    alert_settings: Settings, es: Elasticsearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+    from pipeline.settings import get_settings
+
+    monkeypatch.setenv("WIREWATCH_KAFKA_BOOTSTRAP", alert_settings.kafka_bootstrap or "")
+    monkeypatch.setenv("WIREWATCH_TOPIC_PREFIX", alert_settings.topic_prefix)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        added = runner.invoke(
+            cli,
+            ["alerts", "add", "Putin in Kursk", "actor:Putin AND kursk", "--lang", "en",
+             "--webhook", "https://hooks.example.org/x", "--secret-env", "HOOK_SECRET"],
+        )  # fmt: skip
+        assert added.exit_code == 0, added.output
+        assert "added putin-in-kursk" in added.output
+        again = runner.invoke(cli, ["alerts", "add", "Putin in Kursk", "kursk"])
+        assert again.exit_code == 1 and "--replace" in again.output
+        listed = runner.invoke(cli, ["alerts", "list", "--json"])
+        (rule,) = [AlertRule.model_validate_json(line) for line in listed.output.splitlines()]
+        assert rule.languages == ["en"] and rule.deliver[0].secret_env == "HOOK_SECRET"
+        assert runner.invoke(cli, ["alerts", "remove", "putin-in-kursk"]).exit_code == 0
+        assert runner.invoke(cli, ["alerts", "list"]).output == ""
+        assert runner.invoke(cli, ["alerts", "remove", "putin-in-kursk"]).exit_code == 1
+    finally:
+        get_settings.cache_clear()
+
+
 def produce(settings: Settings, records: list) -> None:
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     topic = qualified(ARTICLES_ENRICHED, settings.topic_prefix)
