@@ -76,6 +76,8 @@ CUE_NOUNS = frozenset(
 TRIM_ADVERBIALS = True
 TRIM_RELATIVE = True
 COLON_RULE = True
+EXTEND_ALL_OBJECTS = True
+OBJECT_PREPS = frozenset({"as", "for", "about", "of", "to", "against", "with", "over"})
 FOREIGN_PARTICIPLES = True
 QUOTE_TOKENS = frozenset({'"', "“", "”", "''", "``"})
 INVERTED_RULE = True
@@ -369,6 +371,19 @@ class ClaimExtractor:
                 c
                 for c in verb.children
                 if c.i > verb.i and c.dep_ in ("oprd", "xcomp", "ccomp", "prep") and c not in comps
+            )
+        elif EXTEND_ALL_OBJECTS:
+            # "portrayed Mr. Trump as a nasty ...": complements after the object, not times
+            # or places ("on Monday", "in Iowa").
+            last = max(c.i for c in comps)
+            comps.extend(
+                c
+                for c in verb.children
+                if c.i > last
+                and (
+                    c.dep_ in ("oprd", "xcomp", "ccomp", "acomp")
+                    or (c.dep_ == "prep" and c.lower_ in OBJECT_PREPS)
+                )
             )
         return self._tokens_range(comps, verb)
 
