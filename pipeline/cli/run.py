@@ -117,9 +117,15 @@ def command(feeds_file: Path | None, once: bool, timeout: float) -> None:
     """
     from pipeline.adapters.elastic import make_client
     from pipeline.adapters.kafka import ensure_topics
-    from pipeline.adapters.kafka_lag import group_lag
+    from pipeline.adapters.kafka_progress import distinct_keys, group_lag
     from pipeline.index.setup import install
-    from pipeline.topics import ARTICLES_DEDUPED, ARTICLES_ENRICHED, ARTICLES_RAW, qualified
+    from pipeline.topics import (
+        ARTICLES_DEDUPED,
+        ARTICLES_ENRICHED,
+        ARTICLES_RAW,
+        DEAD_LETTER,
+        qualified,
+    )
     from pipeline.worker.app import app_id
 
     embedded = get_settings().embedded
@@ -138,6 +144,7 @@ def command(feeds_file: Path | None, once: bool, timeout: float) -> None:
     children.start("poller", poll_args, env, logs / "poller.log")
     click.echo(f"worker and poller started; logs in {logs}", err=True)
 
+    dead_letter = qualified(DEAD_LETTER, settings.topic_prefix)
     topics = [
         qualified(t, settings.topic_prefix)
         for t in (ARTICLES_RAW, ARTICLES_DEDUPED, ARTICLES_ENRICHED)
@@ -147,6 +154,10 @@ def command(feeds_file: Path | None, once: bool, timeout: float) -> None:
     try:
         while True:
             time.sleep(3)  # progress report cadence, not synchronisation
+            if once and time.monotonic() - started > timeout:
+                exit_code = 1
+                click.secho(f"gave up after {timeout:.0f}s; see {logs}", fg="red", err=True)
+                break
             failure = children.failed()
             if failure:
                 name, code = failure
@@ -154,23 +165,23 @@ def command(feeds_file: Path | None, once: bool, timeout: float) -> None:
                     f"the {name} exited with status {code}; see {logs / (name + '.log')}"
                 )
             try:
-                backlog: int | None = sum(group_lag(settings, app_id(settings), topics).values())
+                backlog = sum(group_lag(settings, app_id(settings), topics).values())
                 indexed = es.count(index=settings.index_alias)["count"]
             except Exception as exc:  # servers warming up: report and look again
                 click.echo(f"progress not readable yet ({type(exc).__name__})", err=True)
-                backlog, indexed = None, 0
-            else:
-                click.echo(f"indexed {indexed:>6} articles   backlog {backlog:>5}", err=True)
-            poller = children.procs["poller"]
-            if once and poller.poll() == 0 and backlog == 0 and indexed > 0:
-                click.echo(f"done: {indexed} articles indexed. Try: wirewatch search Kursk")
-                break
-            if once and time.monotonic() - started > timeout:
-                exit_code = 1
-                click.secho(
-                    f"gave up after {timeout:.0f}s with backlog {backlog}", fg="red", err=True
-                )
-                break
+                continue
+            click.echo(f"indexed {indexed:>6} articles   backlog {backlog:>5}", err=True)
+            if once and children.procs["poller"].poll() == 0 and backlog == 0:
+                # Lag alone misses batches in flight inside the worker: finish when every
+                # article polled is in the index or dead-lettered.
+                polled = len(distinct_keys(settings, topics[0]))
+                dead = len(distinct_keys(settings, dead_letter))
+                if indexed + dead >= polled:
+                    click.echo(
+                        f"done: {polled} articles polled, {indexed} indexed, {dead} dead-lettered."
+                        " Try: wirewatch search Kursk"
+                    )
+                    break
     except KeyboardInterrupt:
         click.echo("stopping ...", err=True)
     finally:

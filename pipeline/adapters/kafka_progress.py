@@ -1,4 +1,4 @@
-"""Consumer-group lag: how many records a group has yet to process, per topic."""
+"""Reading a pipeline's progress from Kafka: consumer-group lag and what a topic holds."""
 
 from __future__ import annotations
 
@@ -9,15 +9,19 @@ from pipeline.adapters.kafka import client_options
 from pipeline.settings import Settings
 
 
+def _consumer(settings: Settings) -> KafkaConsumer:
+    # No group: these are read-only looks that must not join or commit for anyone.
+    return KafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False)
+
+
 def group_lag(settings: Settings, group_id: str, topics: list[str]) -> dict[str, int]:
     """Records in ``topics`` past the group's committed offsets, by topic.
 
     A partition the group never committed counts from its beginning offset, so a group
     that has not started yet shows the whole backlog rather than zero.
     """
-    options = client_options(settings)
-    admin = KafkaAdminClient(**options)
-    consumer = KafkaConsumer(**options)
+    admin = KafkaAdminClient(**client_options(settings))
+    consumer = _consumer(settings)
     try:
         committed = admin.list_group_offsets({group_id: None}).get(group_id, {})
         partitions = [
@@ -38,13 +42,27 @@ def group_lag(settings: Settings, group_id: str, topics: list[str]) -> dict[str,
         admin.close()
 
 
-def topic_size(settings: Settings, topic: str) -> int:
-    """Records currently retained in ``topic`` (end minus beginning offsets)."""
-    consumer = KafkaConsumer(**client_options(settings))
+def distinct_keys(settings: Settings, topic: str, limit: int = 1_000_000) -> set[bytes]:
+    """The distinct message keys ``topic`` holds now (read up to its current end).
+
+    For small topics (the demo, tests, a one-shot run); ``limit`` bounds the work.
+    """
+    consumer = _consumer(settings)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            return set()
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
         ends = consumer.end_offsets(partitions)
-        begins = consumer.beginning_offsets(partitions)
-        return sum(ends[tp] - begins[tp] for tp in partitions)
+        keys: set[bytes] = set()
+        seen = 0
+        while seen < limit and any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for records in consumer.poll(timeout_ms=1000).values():
+                for record in records:
+                    seen += 1
+                    if record.key is not None:
+                        keys.add(record.key)
+        return keys
     finally:
         consumer.close()
