@@ -186,11 +186,21 @@ _DESCRIBE = {
 }
 
 
+#: bounds that keep one rule from costing a worker much: length, nesting, terms
+MAX_LENGTH = 4000
+MAX_DEPTH = 32
+MAX_TERMS = 200
+
+
 class _Parser:
     def __init__(self, query: str) -> None:
         self.query = query
+        if len(query) > MAX_LENGTH:
+            raise QuerySyntaxError(f"rule longer than {MAX_LENGTH} characters", query, MAX_LENGTH)
         self.tokens = _lex(query)
         self.i = 0
+        self.depth = 0
+        self.terms = 0
 
     def peek(self) -> _Token:
         return self.tokens[self.i]
@@ -234,14 +244,24 @@ class _Parser:
 
     def unary(self) -> Node:
         if self.peek().kind == "NOT":
-            self.take()
-            return Not(self.unary())
+            token = self.take()
+            self.enter(token)
+            node = Not(self.unary())
+            self.depth -= 1
+            return node
         return self.primary()
+
+    def enter(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nested deeper than {MAX_DEPTH} levels", token)
 
     def primary(self) -> Node:
         token = self.take()
         if token.kind == "LPAREN":
+            self.enter(token)
             node = self.or_expr()
+            self.depth -= 1
             closing = self.peek()
             if closing.kind != "RPAREN":
                 raise self.error(
@@ -269,6 +289,9 @@ class _Parser:
         raise self.error(f"expected a word, a phrase or '(', found {_describe(token)}", token)
 
     def term(self, field: str, token: _Token, start: int) -> Term:
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise self.error(f"more than {MAX_TERMS} terms", token)
         value = " ".join(token.text.split())
         if not value:
             raise self.error("empty phrase", token)

@@ -82,3 +82,16 @@ def test_errors_carry_position_and_caret(query: str, position: int, fragment: st
     lines = str(error).splitlines()
     assert lines[1] == f"  {query}"
     assert lines[2] == "  " + " " * position + "^"
+
+
+def test_bounds_keep_a_rule_cheap() -> None:
+    with pytest.raises(QuerySyntaxError, match="nested deeper than 32") as info:
+        parse("(" * 40 + "kursk" + ")" * 40)
+    assert info.value.position == 32
+    with pytest.raises(QuerySyntaxError, match="nested deeper"):
+        parse("NOT " * 40 + "kursk")
+    assert str(parse("(" * 30 + "kursk" + ")" * 30)) == "kursk"
+    with pytest.raises(QuerySyntaxError, match="more than 200 terms"):
+        parse(" OR ".join(f"w{i}" for i in range(201)))
+    with pytest.raises(QuerySyntaxError, match="longer than 4000"):
+        parse("kursk " * 1000)
