@@ -7,15 +7,13 @@ import threading
 
 import pytest
 from elasticsearch import AsyncElasticsearch, Elasticsearch
-from helpers import wait_until
 
 from pipeline.index import samples
 from pipeline.index.setup import rollover
-from pipeline.index.sink import BulkSink, SinkResult
+from pipeline.index.sink import BulkSink, SinkResult, SinkUnavailableError
 from pipeline.index.templates import Names
 from pipeline.records import EnrichedArticle
 from pipeline.settings import Settings
-from pipeline.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 
@@ -90,21 +88,40 @@ def test_replay_across_a_rollover_keeps_one_copy(
     assert count(es, new_index) == 5  # only the new ids went to the new write index
 
 
-def test_elasticsearch_outage_stalls_then_drains(
-    stack: LocalStack, es: Elasticsearch, installed: Names, es_settings: Settings
+def test_pushback_stalls_the_writer_until_the_node_accepts_again(
+    es: Elasticsearch, installed: Names, es_settings: Settings
 ) -> None:
+    # The flood-stage disk block is how a full node pushes back: every write gets a 429.
+    # (Stopping the node for 30 s mid-run is the worker's fault test, tests/integration/worker.)
+    block = {"index.blocks.read_only_allow_delete": True}
+    es.indices.put_settings(index=installed.first_index, settings=block)
     records = [samples.enriched(n) for n in range(300)]
-    stack.stop_elasticsearch()
     outcome: dict[str, SinkResult] = {}
     writer = threading.Thread(target=lambda: outcome.setdefault("r", write(es_settings, records)))
     writer.start()
     try:
-        writer.join(timeout=5)
+        writer.join(timeout=3)
         assert writer.is_alive(), "the sink must wait for the node, not give up"
+        assert count(es, installed.alias) == 0
     finally:
-        stack.start_elasticsearch()
-    writer.join(timeout=120)
+        es.indices.put_settings(
+            index=installed.first_index, settings={"index.blocks.read_only_allow_delete": None}
+        )
+    writer.join(timeout=60)
     assert not writer.is_alive()
     result = outcome["r"]
-    assert len(result.indexed) == 300 and result.retries >= 1
-    wait_until(lambda: count(es, installed.alias) == 300, timeout=30, message="all indexed")
+    assert len(result.indexed) == 300 and result.rejected == [] and result.retries >= 1
+    assert count(es, installed.alias) == 300
+
+
+def test_unreachable_node_raises_after_the_deadline_without_indexing(
+    es_settings: Settings,
+) -> None:
+    # A real refused connection (nothing listens on that port), not a mock.
+    from pipeline.stack.process import free_port
+
+    dead = es_settings.model_copy(
+        update={"es_url": f"http://127.0.0.1:{free_port()}", "es_retry_timeout_s": 1.5}
+    )
+    with pytest.raises(SinkUnavailableError, match="3 documents not indexed"):
+        write(dead, [samples.enriched(n) for n in range(3)])
