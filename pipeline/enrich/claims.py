@@ -74,8 +74,11 @@ CUE_NOUNS = frozenset(
     }
 )
 TRIM_ADVERBIALS = True
+TRIM_PARTICIPLES = True
 TRIM_RELATIVE = True
 COLON_RULE = True
+AFTER_OBJECT_QUOTES = True
+PARENTHETICAL_RULE = True
 EXTEND_ALL_OBJECTS = True
 OBJECT_PREPS = frozenset({"as", "for", "about", "of", "to", "against", "with", "over"})
 FOREIGN_PARTICIPLES = True
@@ -345,6 +348,11 @@ class ClaimExtractor:
                     and (
                         child.dep_ != "advcl"
                         or any(m.dep_ == "mark" and m.lower_ in TRIM_MARKS for m in child.children)
+                        or (
+                            TRIM_PARTICIPLES
+                            and child.tag_ == "VBG"
+                            and child.left_edge.i == child.i
+                        )
                     )
                     and (head.i == last.i or (head.dep_ == "xcomp" and head.head.i == last.i))
                     and child.left_edge.i > 0
@@ -387,6 +395,23 @@ class ClaimExtractor:
             )
         return self._tokens_range(comps, verb)
 
+    def _parenthetical(self, verb: Token) -> tuple[int, int] | None:
+        """'The golf industry, she said, is "doing much better"': the sentence around an
+        attribution set off by commas (kept as the gap between two parts)."""
+        if verb.dep_ not in ("parataxis", "ccomp", "advcl", "conj") or verb.head.i == verb.i:
+            return None
+        own = [t for t in verb.subtree]
+        lo, hi = own[0].i, own[-1].i
+        if lo == 0 or hi + 1 >= len(self.doc):
+            return None
+        if self.doc[lo - 1].text != "," or self.doc[hi + 1].text != ",":
+            return None
+        sent = verb.sent
+        pstart, pend = self._paragraph(verb.idx)
+        start, end = max(sent.start_char, pstart), min(sent.end_char, pend)
+        self._inserted = (self.doc[lo - 1].idx, self.doc[hi + 1].idx + 1)
+        return start, end
+
     def _adjacent_quote(self, verb: Token) -> tuple[int, int] | None:
         """A quotation right after "X said:" / "X said," or right before '", X said'."""
         sent = verb.sent
@@ -397,6 +422,23 @@ class ClaimExtractor:
             q = self._quote_at(verb.idx + len(verb) + gap)
             if q:
                 return q
+        if AFTER_OBJECT_QUOTES:
+            # 'told Breitbart News host Matt Boyle, "..."': only the addressee in between.
+            for qs, _qe in self.quotes:
+                if qs <= verb.idx or qs >= sent.end_char:
+                    continue
+                verb_end = verb.idx + len(verb)
+                lead = self.text[verb_end:qs].rstrip()
+                if not lead.endswith((",", ":")):
+                    break
+                between = self.doc.char_span(
+                    verb_end, verb_end + len(lead), alignment_mode="contract"
+                )
+                if between is not None and not any(
+                    t.pos_ in ("VERB", "AUX") or self._quote_at(t.idx) for t in between
+                ):
+                    return self._quote_at(qs)
+                break
         # Colon at the end of the sentence: the quotation may open the next paragraph.
         tail = self.text[verb.idx + len(verb) : sent.end_char].strip()
         if tail.endswith(":") or self.text[verb.idx + len(verb) :].startswith(":"):
@@ -574,6 +616,8 @@ class ClaimExtractor:
             rule, content = "quote", self._adjacent_quote(verb)
         if content is None:
             rule, content = "object", self._object(verb)
+        if content is None and PARENTHETICAL_RULE:
+            rule, content = "parenthetical", self._parenthetical(verb)
         if content is None:
             return None
         inserted = self._inserted
