@@ -77,6 +77,7 @@ TRIM_ADVERBIALS = True
 TRIM_PARTICIPLES = True
 TRIM_RELATIVE = True
 COLON_RULE = True
+HEADLINE_RULE = True
 AFTER_OBJECT_QUOTES = True
 PARENTHETICAL_RULE = True
 EXTEND_ALL_OBJECTS = True
@@ -517,8 +518,45 @@ class ClaimExtractor:
             drafts.extend(self._colon_quotes(drafts))
         if INVERTED_RULE:
             drafts.extend(self._inverted_quotes(drafts))
+        if HEADLINE_RULE:
+            drafts.extend(self._headline_colons(drafts))
         drafts.sort(key=lambda d: d.content[0])
         return [self._to_claim(d) for d in drafts]
+
+    def _headline_colons(self, drafts: list[_Draft]) -> list[_Draft]:
+        """Headline style 'Lynch: No outside influence on FBI probe': a short name, a colon,
+        the claim to the end of the line."""
+        out: list[_Draft] = []
+        covered = [d.content for d in drafts]
+        text = self.text
+        pos = 0
+        while pos < len(text):
+            line_end = text.find("\n", pos)
+            line_end = len(text) if line_end == -1 else line_end
+            colon = text.find(": ", pos, line_end)
+            if colon != -1 and colon - pos <= 60 and line_end - colon > 10:
+                head = self.doc.char_span(pos, colon, alignment_mode="contract")
+                if (
+                    head is not None
+                    and 0 < len(head) <= 5
+                    and all(t.pos_ in ("PROPN", "NOUN", "PUNCT", "ADJ", "DET") for t in head)
+                    and any(t.pos_ in ("PROPN", "NOUN") for t in head)
+                    and head[0].text[:1].isupper()
+                ):
+                    start, end = self._tidy(colon + 2, line_end)
+                    if end - start > 5 and not any(cs < end and ce > start for cs, ce in covered):
+                        out.append(
+                            _Draft(
+                                head,
+                                (colon, colon + 1),
+                                (start, end),
+                                self._speaker(head),
+                                None,
+                                "headline",
+                            )
+                        )
+            pos = line_end + 1
+        return out
 
     def _inverted_quotes(self, drafts: list[_Draft]) -> list[_Draft]:
         """'"Go back to Univision," Trump barked': any verb with a subject right after a
