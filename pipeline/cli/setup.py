@@ -9,7 +9,7 @@ import logging
 import click
 
 from pipeline.adapters.elastic import make_client
-from pipeline.index.setup import install
+from pipeline.index.setup import install, rollover
 from pipeline.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,15 @@ def _kibana_import(url: str) -> None:
     show_default=True,
     help="Install index templates, lifecycle policy and the write alias.",
 )
+@click.option(
+    "--rollover",
+    "roll",
+    is_flag=True,
+    help="Then roll the write alias over to a new index (what ILM does where it exists; "
+    "also applies a changed analyzer or field type).",
+)
 @click.option("--kibana-url", help="Also import the Kibana saved objects into this Kibana.")
-def command(kafka: bool, elastic: bool, kibana_url: str | None) -> None:
+def command(kafka: bool, elastic: bool, roll: bool, kibana_url: str | None) -> None:
     settings = get_settings()
     if kafka:
         from pipeline.adapters.kafka import ensure_topics
@@ -46,9 +53,12 @@ def command(kafka: bool, elastic: bool, kibana_url: str | None) -> None:
         client = make_client(settings)
         try:
             report = install(client, settings)
+            new_index = rollover(client, settings) if roll else None
         finally:
             client.close()
         for line in report.lines():
             click.echo(f"elasticsearch: {line}")
+        if new_index:
+            click.echo(f"elasticsearch: {settings.index_alias} rolled over to {new_index}")
     if kibana_url:
         _kibana_import(kibana_url)

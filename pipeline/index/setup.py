@@ -26,6 +26,12 @@ class SetupReport:
     ilm: bool = False
     policy: str | None = None
     created: list[str] = field(default_factory=list)  # indices created by this run
+    mappings_updated: list[str] = field(default_factory=list)  # existing indices/aliases
+    conflicts: list[str] = field(default_factory=list)  # mapping changes left to a rollover
+
+    def created_kinds(self, names: Names) -> set[str]:
+        kinds = {names.first_index: "articles", names.stories: "stories", names.alerts: "alerts"}
+        return {kinds[i] for i in self.created if i in kinds}
 
     def lines(self) -> list[str]:
         out = [f"index template {name}: installed" for name in self.templates]
@@ -35,6 +41,8 @@ class SetupReport:
             else "lifecycle policy: skipped (no ILM on this cluster; roll over with the API)"
         )
         out += [f"index {name}: created" for name in self.created]
+        out += [f"mapping of {name}: brought up to date" for name in self.mappings_updated]
+        out += [f"mapping conflict, {c}" for c in self.conflicts]
         return out
 
 
@@ -75,9 +83,35 @@ def install(client: Elasticsearch, settings: Settings) -> SetupReport:
     for index in (names.stories, names.alerts):
         if not client.indices.exists(index=index) and _create(client, index):
             report.created.append(index)
+    # Indices created from an older template get the fields added since (mappings only grow;
+    # a changed analyzer or field type takes effect at the next rollover).
+    for kind, target in (
+        ("articles", names.alias),
+        ("stories", names.stories),
+        ("alerts", names.alerts),
+    ):
+        if kind not in report.created_kinds(names):
+            _update_mapping(client, target, rendered(kind, names)["template"]["mappings"], report)
     for line in report.lines():
         log.info("setup: %s", line)
     return report
+
+
+def _update_mapping(
+    client: Elasticsearch, target: str, mappings: dict, report: SetupReport
+) -> None:
+    try:
+        client.indices.put_mapping(index=target, **mappings)
+    except ApiError as exc:
+        if exc.meta.status == 404:
+            return
+        if exc.meta.status == 400:
+            # A conflicting change (new type or analyzer for an existing field): existing
+            # indices keep their mapping; the next rollover picks up the template.
+            report.conflicts.append(f"{target}: {exc.message} (roll over to apply)")
+            return
+        raise
+    report.mappings_updated.append(target)
 
 
 def _create(client: Elasticsearch, index: str, aliases: dict | None = None) -> bool:

@@ -91,3 +91,35 @@ def test_setup_cli_creates_topics_and_index(
         admin.close()
     assert {topics.qualified(t, es_settings.topic_prefix) for t in topics.ALL_TOPICS} <= existing
     assert es.indices.exists_alias(name=es_settings.index_alias)
+
+
+def test_setup_brings_existing_indices_up_to_date(
+    es: Elasticsearch, installed: Names, es_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.index import setup as setup_module
+    from pipeline.index.templates import rendered
+
+    changes: dict[str, dict] = {}
+
+    def changed(kind: str, names: Names) -> dict:
+        body = rendered(kind, names)
+        if kind == "articles":
+            body["template"]["mappings"]["properties"].update(changes)
+        return body
+
+    monkeypatch.setattr(setup_module, "rendered", changed)
+
+    def properties(index: str) -> dict:
+        return es.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+
+    changes["added_later"] = {"type": "keyword"}  # additive: applied to the live index
+    report = install(es, es_settings)
+    assert installed.alias in report.mappings_updated and report.conflicts == []
+    assert properties(installed.first_index)["added_later"] == {"type": "keyword"}
+
+    changes["outlet"] = {"type": "text"}  # a type change: refused in place, reported
+    report = install(es, es_settings)
+    assert [c for c in report.conflicts if c.startswith(installed.alias)]
+    assert properties(installed.first_index)["outlet"]["type"] == "keyword"
+    new_index = rollover(es, es_settings)  # the next index gets the new template whole
+    assert properties(new_index)["outlet"]["type"] == "text"
