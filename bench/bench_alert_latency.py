@@ -170,7 +170,7 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=4.0, help="seconds between new items")
     args = parser.parse_args()
 
-    stack, bootstrap, es_url = start_stack(keep=False)
+    stack, bootstrap, es_url = start_stack()
     run = uuid.uuid4().hex[:6]
     from pipeline.stack.process import free_port
 
