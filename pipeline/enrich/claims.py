@@ -566,7 +566,7 @@ class ClaimExtractor:
         for qs, qe in self.quotes:
             if any(cs < qe and ce > qs for cs, ce in covered):
                 continue
-            if not self._ends_mid_sentence((qs, qe)):
+            if not self._ends_mid_sentence((qs, qe)) or not self._sentence_starts_quote(qs):
                 continue
             tail = self.doc.char_span(qe, min(len(self.text), qe + 80), alignment_mode="contract")
             if tail is None:
@@ -576,6 +576,8 @@ class ClaimExtractor:
                 if "\n" in t.text or t.text in ".;" or self._quote_at(t.idx) is not None:
                     break
                 subj = next((c for c in t.children if c.dep_ == "nsubj"), None)
+                if subj is not None and subj.lower_ in RELATIVES:
+                    break
                 if t.pos_ == "VERB" and subj is not None and subj.i > t.i - 8:
                     # Only the subject may stand between quote and verb ('," Trump barked'),
                     # or come after the verb ('," said Ms. Lee').
