@@ -77,6 +77,7 @@ TRIM_ADVERBIALS = True
 TRIM_PARTICIPLES = True
 TRIM_RELATIVE = True
 COLON_RULE = True
+CUT_CONJ_CUES = True
 HEADLINE_RULE = True
 AFTER_OBJECT_QUOTES = True
 PARENTHETICAL_RULE = True
@@ -218,6 +219,16 @@ class ClaimExtractor:
             ):
                 return self._tidy(start, self.doc[t.i - 1].idx)[1]
             if (
+                CUT_CONJ_CUES
+                and t.i > verb.i + 1
+                and t.i > span.start + 1
+                and t.dep_ == "conj"
+                and self.doc[t.i - 1].lower_ in ("and", "but")
+                and self._is_cue(t)
+                and self._quote_at(t.idx) is None
+            ):
+                return self._tidy(start, self.doc[t.i - 1].idx)[1]
+            if (
                 t.i > verb.i
                 and t.tag_ == "VBG"
                 and t.i > span.start
@@ -319,6 +330,9 @@ class ClaimExtractor:
 
     def _tokens_range(self, comps: list[Token], verb: Token) -> tuple[int, int]:
         doc = self.doc
+        right = [c for c in comps if c.i > verb.i]
+        if right and len(right) < len(comps):
+            comps = right  # complements on both sides: the left one is a misparse
         start = min(c.left_edge.i for c in comps)
         end = max(c.right_edge.i for c in comps) + 1
         self._inserted = None
@@ -670,9 +684,12 @@ class ClaimExtractor:
         if end <= start:
             return None
         parts = [(start, end)]
-        if inserted is not None and start < inserted[0] and inserted[1] < end:
+        if inserted is not None and inserted[1] < end:
             left, right = self._tidy(start, inserted[0]), self._tidy(inserted[1], end)
+            if inserted[0] <= start:
+                left = (0, 0)  # the reporting clause opens the sentence: content follows it
             parts = [p for p in (left, right) if p[1] > p[0]] or parts
+            start = parts[0][0]
         if self._quote_at(start) is not None or self.text[end - 1] in QUOTE_CHARS | {"'"}:
             self._continue_quotes(parts, verb)
             self._continue_paragraphs(parts)
