@@ -77,6 +77,7 @@ TRIM_ADVERBIALS = True
 TRIM_PARTICIPLES = True
 TRIM_RELATIVE = True
 COLON_RULE = True
+DROP_NESTED = True
 CUT_CONJ_CUES = True
 HEADLINE_RULE = True
 AFTER_OBJECT_QUOTES = True
@@ -140,6 +141,21 @@ class _Draft:
     speaker: str | None
     parts: list[tuple[int, int]] | None = None
     rule: str = ""  # which pattern found it (for error analysis)
+
+
+def _outermost(drafts: list[_Draft]) -> list[_Draft]:
+    """Drop claims whose cue sits inside another claim's content ("Murphy said he supports
+    the bill": not "he supports the bill"). On PolNeAR train such nested claims were right
+    under 20% of the time."""
+
+    def inside(char: int, d: _Draft) -> bool:
+        return any(s <= char < e for s, e in (d.parts or [d.content]))
+
+    return [
+        b
+        for b in drafts
+        if not any(a is not b and inside(b.cue[0], a) and not inside(a.cue[0], b) for a in drafts)
+    ]
 
 
 class ClaimExtractor:
@@ -535,6 +551,8 @@ class ClaimExtractor:
         if HEADLINE_RULE:
             drafts.extend(self._headline_colons(drafts))
         drafts.sort(key=lambda d: d.content[0])
+        if DROP_NESTED:
+            drafts = _outermost(drafts)
         return [self._to_claim(d) for d in drafts]
 
     def _headline_colons(self, drafts: list[_Draft]) -> list[_Draft]:
