@@ -26,8 +26,10 @@ def stack() -> Iterator[LocalStack]:
     """The running local stack: ``.kafka_bootstrap``, ``.es_url``, stop/start per server."""
     settings = Settings()
     # Not pytest's tmp dir: that one is 0700 and Elasticsearch runs as another user.
-    state_dir = Path(tempfile.mkdtemp(prefix="wirewatch-stack-"))
-    state_dir.chmod(0o755)
+    # Laid out as a WIREWATCH_HOME (state in <home>/stack) so the CLI can be pointed at it.
+    home = Path(tempfile.mkdtemp(prefix="wirewatch-stack-"))
+    home.chmod(0o755)
+    state_dir = home / "stack"
     local = LocalStack(
         state_dir,
         kafka_port=free_port(),
@@ -47,7 +49,7 @@ def stack() -> Iterator[LocalStack]:
     finally:
         local.down()
         if not os.environ.get("WIREWATCH_KEEP_STACK"):
-            shutil.rmtree(state_dir, ignore_errors=True)
+            shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -33,6 +34,9 @@ from pipeline.stack.pins import ELASTICSEARCH_ZIP, KAFKA_JARS, Artifact
 log = logging.getLogger(__name__)
 
 Notify = Callable[[str], None]
+
+# A server stopped a moment ago may hold its listening socket for a few more moments.
+_RESTART_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,7 @@ class LocalStack:
     def start_kafka(self) -> None:
         if self.kafka.running_pid() is not None:
             return
-        self._check_kafka_ports()
+        self._check_kafka_ports(grace_s=_RESTART_GRACE_S)
         java = find_kafka_java()
         classpath = self._fetch(KAFKA_JARS)
         self.kafka.start(java, classpath, self._state.cluster_id)
@@ -201,7 +205,7 @@ class LocalStack:
     def start_elasticsearch(self) -> None:
         if self.elasticsearch.running_pid() is not None:
             return
-        self._prepare_es_ports()
+        self._prepare_es_ports(grace_s=_RESTART_GRACE_S)
         java = find_elasticsearch_java(self.es_java_home)
         home = self._es_home()
         self.elasticsearch.start(home, java)
@@ -257,12 +261,15 @@ class LocalStack:
             )
         return self.cache.fetch(artifacts, progress=self.progress)
 
-    def _check_kafka_ports(self) -> None:
-        self._check_port(self.kafka.port, "Kafka", "kafka-port")
+    def _check_kafka_ports(self, grace_s: float = 0.0) -> None:
+        self._check_port(self.kafka.port, "Kafka", "kafka-port", grace_s)
         controller = self.kafka.controller_port
-        self._check_port(controller, "the Kafka controller", "kafka-controller-port")
+        self._check_port(controller, "the Kafka controller", "kafka-controller-port", grace_s)
 
-    def _check_port(self, port: int, server: str, option: str) -> None:
+    def _check_port(self, port: int, server: str, option: str, grace_s: float = 0.0) -> None:
+        deadline = time.monotonic() + grace_s
+        while not process.port_is_free(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
         if not process.port_is_free(port):
             setting = "WIREWATCH_STACK_" + option.upper().replace("-", "_")
             raise PortInUseError(
@@ -278,8 +285,8 @@ class LocalStack:
                 "`wirewatch stack down` first to move it"
             )
 
-    def _prepare_es_ports(self) -> None:
-        self._check_port(self.elasticsearch.port, "Elasticsearch", "es-port")
+    def _prepare_es_ports(self, grace_s: float = 0.0) -> None:
+        self._check_port(self.elasticsearch.port, "Elasticsearch", "es-port", grace_s)
         # The transport port is internal: if another process took it, pick a new one.
         if not process.port_is_free(self.elasticsearch.transport_port):
             port = process.free_port()

@@ -31,16 +31,27 @@ def cmdline(pid: int) -> str:
     return raw.replace(b"\0", b" ").decode(errors="replace")
 
 
+def _state(stat_file: Path) -> str | None:
+    try:
+        return stat_file.read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def is_alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie (reaping it if it is our child)."""
+    """True while any thread of ``pid`` runs (reaping it if it is our child).
+
+    The main thread of a killed JVM turns zombie while its other threads are still being
+    torn down, and the process's sockets close only when the last one exits: so every
+    thread must be gone before its ports count as released.
+    """
     with contextlib.suppress(ChildProcessError, OSError):
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] != "Z"
+    states = [_state(stat) for stat in Path(f"/proc/{pid}/task").glob("*/stat")]
+    if not states:
+        states = [_state(Path(f"/proc/{pid}/stat"))]
+    return any(state not in (None, "Z", "X") for state in states)
 
 
 def rss_bytes(pid: int) -> int | None:

@@ -7,11 +7,14 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from helpers import wait_until
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from pipeline.cli import cli
+from pipeline.settings import get_settings
 from pipeline.stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -152,3 +155,27 @@ def test_elasticsearch_crash_and_restart_keeps_port_and_data(stack: LocalStack) 
     restarted = Elasticsearch(stack.es_url)
     assert restarted.get(index=index, id="1")["_source"] == {"title": "before the crash"}
     restarted.indices.delete(index=index)
+
+
+def test_cli_status_and_up_on_the_running_stack(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stack status` reports both servers; `stack up` again changes nothing."""
+    monkeypatch.setenv("WIREWATCH_HOME", str(stack.state_dir.parent))
+    get_settings.cache_clear()
+    pids = {s.name: s.pid for s in stack.status()}
+    try:
+        status = CliRunner().invoke(cli, ["stack", "status"])
+        up = CliRunner().invoke(cli, ["stack", "up"])
+    finally:
+        get_settings.cache_clear()
+
+    assert status.exit_code == 0, status.output
+    rows = {line.split()[0]: line.split() for line in status.output.splitlines()}
+    assert rows["kafka"][1:3] == ["running", stack.kafka_bootstrap]
+    assert rows["elasticsearch"][1:3] == ["running", stack.es_url.removeprefix("http://")]
+    assert rows["elasticsearch"][4] == str(pids["elasticsearch"])
+    assert rows["kafka"][-1] == "MiB"
+    assert up.exit_code == 0, up.output
+    assert f"kafka          {stack.kafka_bootstrap}" in up.output
+    assert {s.name: s.pid for s in stack.status()} == pids  # nothing restarted
