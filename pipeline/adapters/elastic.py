@@ -63,6 +63,18 @@ def make_client(settings: Settings) -> Elasticsearch:
     return Elasticsearch(url, **options)
 
 
+def unreachable_message(settings: Settings, exc: Exception) -> str:
+    """One line for a CLI user whose cluster does not answer (no URL secrets in it)."""
+    try:
+        url = es_url(settings)
+    except ElasticsearchNotConfiguredError as missing:
+        return str(missing)
+    hint = (
+        "" if settings.es_url else " (start it with `wirewatch stack up` or set WIREWATCH_ES_URL)"
+    )
+    return f"cannot reach Elasticsearch at {url}: {exc.__class__.__name__}{hint}"
+
+
 def make_async_client(settings: Settings) -> AsyncElasticsearch:
     """An asyncio client (the Faust worker's sink, replay)."""
     url, options = es_url(settings), client_options(settings)

@@ -10,7 +10,7 @@ from kafka import KafkaConsumer
 from pipeline.adapters.elastic import make_async_client
 from pipeline.adapters.kafka import client_options, make_producer
 from pipeline.index.replay import ReplayReport, ReplayStartError, parse_start, replay
-from pipeline.index.sink import BulkSink
+from pipeline.index.sink import BulkSink, SinkError
 from pipeline.settings import get_settings
 
 
@@ -53,6 +53,9 @@ async def _run(start_text: str, batch_size: int) -> ReplayReport:
 )
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 5000))
 def command(start: str, batch_size: int) -> None:
-    report = asyncio.run(_run(start, batch_size))
+    try:
+        report = asyncio.run(_run(start, batch_size))
+    except SinkError as exc:  # no alias (setup not run), no permission, node gone for good
+        raise click.ClickException(str(exc)) from exc
     click.echo("", err=True)
     click.echo(report.line())

@@ -8,9 +8,10 @@ import sys
 from dataclasses import asdict
 
 import click
+from elastic_transport import ConnectionError as TransportConnectionError
 from elasticsearch import ApiError
 
-from pipeline.adapters.elastic import make_client
+from pipeline.adapters.elastic import make_client, unreachable_message
 from pipeline.index.search import HIGHLIGHT_POST, HIGHLIGHT_PRE, Hit, SearchRequest, search
 from pipeline.settings import get_settings
 
@@ -82,6 +83,8 @@ def command(
         cause = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
         root = (cause.get("root_cause") or [cause])[0]
         raise click.ClickException(f"search refused: {root.get('reason') or exc}") from exc
+    except TransportConnectionError as exc:
+        raise click.ClickException(unreachable_message(settings, exc)) from exc
     finally:
         client.close()
     if as_json:

@@ -7,8 +7,9 @@ import importlib
 import logging
 
 import click
+from elastic_transport import ConnectionError as TransportConnectionError
 
-from pipeline.adapters.elastic import make_client
+from pipeline.adapters.elastic import make_client, unreachable_message
 from pipeline.index.setup import install, rollover
 from pipeline.settings import get_settings
 
@@ -54,6 +55,8 @@ def command(kafka: bool, elastic: bool, roll: bool, kibana_url: str | None) -> N
         try:
             report = install(client, settings)
             new_index = rollover(client, settings) if roll else None
+        except TransportConnectionError as exc:
+            raise click.ClickException(unreachable_message(settings, exc)) from exc
         finally:
             client.close()
         for line in report.lines():
