@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import wait_until
 
 from pipeline.stack import process
 from pipeline.stack.errors import StackError
@@ -80,3 +81,25 @@ def test_service_user_that_cannot_be_created_is_a_stack_error(
     monkeypatch.setenv("PATH", str(tmp_path))  # no useradd to run
     with pytest.raises(StackError, match=r"useradd --system wirewatch-no-such-user"):
         process.ensure_service_user()
+
+
+def test_a_zombie_main_thread_with_live_threads_is_alive() -> None:
+    """Like a JVM being killed: the leader is a zombie while other threads still run."""
+    code = (
+        "import ctypes, threading, time\n"
+        "threading.Thread(target=time.sleep, args=(60,)).start()\n"
+        "print('ready', flush=True)\n"
+        "ctypes.CDLL(None).pthread_exit(None)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        stat = Path(f"/proc/{child.pid}/stat")
+        wait_until(
+            lambda: stat.read_text().rsplit(")", 1)[1].split()[0] == "Z", 10, "zombie leader"
+        )
+        assert process.is_alive(child.pid)
+    finally:
+        child.kill()
+    assert process.stop(child.pid, timeout_s=0) is False
+    assert not process.is_alive(child.pid)
