@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,8 +52,43 @@ from pipeline.records import AlertRule, Delivery
 from pipeline.settings import Settings
 from pipeline.topics import ARTICLES_ENRICHED, qualified
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pipeline import start_stack, wait_for
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if predicate():
+                return
+        except Exception:  # not answerable yet (a server starting)
+            pass
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def start_stack() -> tuple[object | None, str, str]:
+    """The servers from the environment, else a local stack in a temporary directory."""
+    if os.environ.get("WIREWATCH_KAFKA_BOOTSTRAP") and os.environ.get("WIREWATCH_ES_URL"):
+        return None, os.environ["WIREWATCH_KAFKA_BOOTSTRAP"], os.environ["WIREWATCH_ES_URL"]
+    from pipeline.stack import LocalStack
+    from pipeline.stack.process import free_port
+
+    base = Settings()
+    state = Path(tempfile.mkdtemp(prefix="wirewatch-bench-"))
+    state.chmod(0o755)  # Elasticsearch runs as another user
+    stack = LocalStack(
+        state,
+        kafka_port=free_port(),
+        es_port=free_port(),
+        kafka_controller_port=free_port(),
+        cache_dir=base.cache_dir,
+        maven_url=base.maven_url,
+        es_java_home=base.es_java_home,
+    )
+    print("starting a local Kafka broker and Elasticsearch node ...", flush=True)
+    stack.up()
+    stack.state_dir_for_cleanup = state  # type: ignore[attr-defined]
+    return stack, stack.kafka_bootstrap, stack.es_url
 
 
 class Site:
