@@ -106,12 +106,13 @@ def _bare(base: str, feeds: int, concurrency: int, out: mp.Queue) -> None:  # ty
 
             urls = _urls(base, feeds)
             await asyncio.gather(*(get(u) for u in urls))  # warm-up: learn the ETags
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             statuses = await asyncio.gather(*(get(u) for u in urls))
-            return time.perf_counter() - started, statuses.count(304)
+            return time.perf_counter() - started, time.process_time() - cpu, statuses.count(304)
 
-    elapsed, not_modified = asyncio.run(main())
-    out.put((elapsed, not_modified, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    elapsed, cpu, not_modified = asyncio.run(main())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out.put((elapsed, not_modified, peak, 0, cpu))
 
 
 class _NullSink:
@@ -146,21 +147,22 @@ def _poller(base: str, feeds: int, concurrency: int, home: str, out: mp.Queue) -
         for u in _urls(base, feeds)
     ]
 
-    async def main() -> tuple[float, int, int]:
+    async def main() -> tuple[float, float, int, int]:
         poller = Poller(settings, specs, sink=_NullSink())
         try:
             await poller.run_once()  # warm-up: first poll stores validators
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             report = await poller.run_once(ignore_schedule=True)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             assert len(report.outcomes) == feeds, report.summary()
             assert not report.errors, list(report.errors.items())[:3]
-            return elapsed, report.count("not-modified"), report.articles_queued
+            return elapsed, cpu, report.count("not-modified"), report.articles_queued
         finally:
             await poller.aclose()
 
-    elapsed, not_modified, queued = asyncio.run(main())
-    out.put((elapsed, not_modified, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, queued))
+    elapsed, cpu, not_modified, queued = asyncio.run(main())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out.put((elapsed, not_modified, peak, queued, cpu))
 
 
 def _child(target, *args):  # type: ignore[no-untyped-def]
@@ -205,9 +207,13 @@ def main() -> int:
     bare_rate, poll_rate = args.feeds / bare[0], args.feeds / poll[0]
     ratio = poll_rate / bare_rate
     print(f"{args.feeds:,} feeds, concurrency {args.concurrency}, best of {args.rounds} rounds")
-    print(f"{'':22}{'feeds/s':>10}{'304s':>8}{'peak RSS MiB':>14}")
-    print(f"{'bare httpx GET loop':22}{bare_rate:10.0f}{bare[1]:8d}{bare[2] / 1024:14.1f}")
-    print(f"{'wirewatch poller':22}{poll_rate:10.0f}{poll[1]:8d}{poll[2] / 1024:14.1f}")
+    print(f"{'':22}{'feeds/s':>10}{'304s':>8}{'peak RSS MiB':>14}{'CPU ms/feed':>13}")
+    for name, run, rate in (
+        ("bare httpx GET loop", bare, bare_rate),
+        ("wirewatch poller", poll, poll_rate),
+    ):
+        cpu_ms = run[4] * 1000 / args.feeds
+        print(f"{name:22}{rate:10.0f}{run[1]:8d}{run[2] / 1024:14.1f}{cpu_ms:13.2f}")
     print(
         f"poller/bare rate ratio: {ratio:.2f} (target >= 0.70); "
         f"poller queued {poll[3]} new articles in the measured cycle"

@@ -39,6 +39,7 @@ from pipeline.urls import InvalidURL, article_id, domain_of, normalize_url
 log = logging.getLogger(__name__)
 
 PAGE_CONCURRENCY_PER_FEED = 4
+SAVE_BATCH = 256
 _ORDINAL = re.compile(r"-(\d+)$")
 
 
@@ -152,6 +153,9 @@ class Poller:
         self.topic = topics.qualified(topics.ARTICLES_RAW, settings.topic_prefix)
         self._delivery_failures = 0
         self._last_specs: list[FeedSpec] | None = None
+        # Feed-state updates without articles are written in batches (a crash loses at most
+        # one batch of schedule/validator updates, never an article: those commit at once).
+        self._unsaved: dict[str, FeedState] = {}
 
     # --- resources ----------------------------------------------------------------------
 
@@ -226,7 +230,10 @@ class Poller:
             if self.progress is not None:
                 self.progress(outcome)
 
-        await asyncio.gather(*(one(spec) for spec in due))
+        try:
+            await asyncio.gather(*(one(spec) for spec in due))
+        finally:
+            self._flush_states()
         await self.deliver(report)
         metrics.PARKED.set(sum(1 for st in self.state.feeds().values() if st.parked_reason))
         report.duration_s = time.monotonic() - started
@@ -273,6 +280,16 @@ class Poller:
             self._fail(state, now, error, "internal")
             return FeedOutcome(spec.url, "failed", error=error, parked=state.parked_reason)
 
+    def _save_later(self, state: FeedState) -> None:
+        self._unsaved[state.url] = state
+        if len(self._unsaved) >= SAVE_BATCH:
+            self._flush_states()
+
+    def _flush_states(self) -> None:
+        if self._unsaved:
+            states, self._unsaved = list(self._unsaved.values()), {}
+            self.state.save_feeds(states)
+
     def _fail(
         self,
         state: FeedState,
@@ -291,7 +308,7 @@ class Poller:
             retry_after_s=retry_after_s,
             cfg=self.schedule,
         )
-        self.state.save_feed(state)
+        self._save_later(state)
 
     async def _poll_feed_inner(
         self, spec: FeedSpec, state: FeedState, report: PollReport, now: float
@@ -334,7 +351,7 @@ class Poller:
             return FeedOutcome(spec.url, "failed", error=error, parked=state.parked_reason)
         if status == 304:
             scheduler.record_success(state, now, 0, spec.interval, self.schedule)
-            self.state.save_feed(state)
+            self._save_later(state)
             return FeedOutcome(spec.url, "not-modified")
         if not 200 <= status < 300:
             error = f"HTTP {status}"
@@ -351,7 +368,7 @@ class Poller:
         body_hash = hashlib.sha1(response.content).hexdigest()
         if body_hash == state.body_hash:  # a 200 with the same bytes: validators lie
             scheduler.record_success(state, now, 0, spec.interval, self.schedule)
-            self.state.save_feed(state)
+            self._save_later(state)
             return FeedOutcome(spec.url, "unchanged")
 
         try:
@@ -388,6 +405,7 @@ class Poller:
             metrics.ARTICLES.labels("queued").inc(queued)
             state.body_hash = body_hash
             scheduler.record_success(state, now, queued, spec.interval, self.schedule)
+            self._unsaved.pop(state.url, None)
             self.state.save_feed(state, conn)
         return FeedOutcome(
             spec.url,

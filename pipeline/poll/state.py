@@ -16,7 +16,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from pipeline.urls import normalize_url
@@ -95,6 +95,10 @@ class FeedState:
 
 
 _COLUMNS = [f.name for f in fields(FeedState)]
+_UPSERT = (
+    f"INSERT OR REPLACE INTO feeds ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
+)
 
 
 @dataclass(frozen=True)
@@ -141,12 +145,12 @@ class StateStore:
         return {row[0]: FeedState(**dict(zip(_COLUMNS, row, strict=True))) for row in rows}
 
     def save_feed(self, state: FeedState, conn: sqlite3.Connection | None = None) -> None:
-        values = asdict(state)
-        placeholders = ", ".join("?" for _ in _COLUMNS)
-        (conn or self._db).execute(
-            f"INSERT OR REPLACE INTO feeds ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
-            [values[c] for c in _COLUMNS],
-        )
+        (conn or self._db).execute(_UPSERT, [getattr(state, c) for c in _COLUMNS])
+
+    def save_feeds(self, states: Iterable[FeedState]) -> None:
+        """Many feeds in one transaction (one WAL commit instead of one per feed)."""
+        with self.transaction() as conn:
+            conn.executemany(_UPSERT, [[getattr(st, c) for c in _COLUMNS] for st in states])
 
     def unpark(self, url: str) -> bool:
         cur = self._db.execute(
