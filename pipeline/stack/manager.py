@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -153,9 +154,7 @@ class LocalStack:
                 wanted.append(ELASTICSEARCH_ZIP)
             self._fetch(wanted)
             self._save_state()
-            self._start_concurrently(
-                kafka_java if kafka_needed else None, es_java if es_needed else None
-            )
+            self._start_concurrently(kafka_java, es_java)
 
     def down(self, purge: bool = False) -> list[str]:
         """Stop both servers (graceful, then forced) and clear pid files, stale ones too.
@@ -213,36 +212,24 @@ class LocalStack:
     # --- internals -----------------------------------------------------------------------
 
     def _start_concurrently(self, kafka_java: Java | None, es_java: Java | None) -> None:
-        started: list[KafkaServer | ElasticsearchNode] = []
+        """Start the servers given a Java, in parallel; on any failure stop them all."""
         futures: list[tuple[KafkaServer | ElasticsearchNode, Future[Any]]] = []
         try:
             with ThreadPoolExecutor(max_workers=2) as pool:
                 if kafka_java is not None:
                     self.notify(f"starting Kafka on {self.kafka.address}")
                     classpath = [self.cache.path_for(a) for a in KAFKA_JARS]
-                    futures.append(
-                        (
-                            self.kafka,
-                            pool.submit(
-                                self.kafka.start, kafka_java, classpath, self._state.cluster_id
-                            ),
-                        )
-                    )
+                    start = partial(self.kafka.start, kafka_java, classpath, self._state.cluster_id)
+                    futures.append((self.kafka, pool.submit(start)))
                 if es_java is not None:
                     self.notify(f"starting Elasticsearch on {self.elasticsearch.url}")
-                    home = self._es_home()
-                    futures.append(
-                        (self.elasticsearch, pool.submit(self.elasticsearch.start, home, es_java))
-                    )
-                errors: list[BaseException] = []
-                for server, future in futures:
-                    try:
-                        future.result()
-                        started.append(server)
-                    except BaseException as exc:  # collect both before cleaning up
-                        errors.append(exc)
-                if errors:
-                    raise errors[0]
+                    start = partial(self.elasticsearch.start, self._es_home(), es_java)
+                    futures.append((self.elasticsearch, pool.submit(start)))
+                # Wait for both before cleaning up, so neither is left half-started.
+                errors = [future.exception() for _, future in futures]
+            failure = next((error for error in errors if error is not None), None)
+            if failure is not None:
+                raise failure
         except BaseException:
             for server, _ in futures:
                 server.stop()
