@@ -160,13 +160,14 @@ def test_elasticsearch_crash_and_restart_keeps_port_and_data(stack: LocalStack) 
 def test_cli_status_and_up_on_the_running_stack(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`stack status` reports both servers; `stack up` again changes nothing."""
+    """`stack status` reports both servers, `stack up` again changes nothing, logs print."""
     monkeypatch.setenv("WIREWATCH_HOME", str(stack.state_dir.parent))
     get_settings.cache_clear()
     pids = {s.name: s.pid for s in stack.status()}
     try:
         status = CliRunner().invoke(cli, ["stack", "status"])
         up = CliRunner().invoke(cli, ["stack", "up"])
+        logs = CliRunner().invoke(cli, ["stack", "logs", "elasticsearch", "-n", "5"])
     finally:
         get_settings.cache_clear()
 
@@ -179,3 +180,5 @@ def test_cli_status_and_up_on_the_running_stack(
     assert up.exit_code == 0, up.output
     assert f"kafka          {stack.kafka_bootstrap}" in up.output
     assert {s.name: s.pid for s in stack.status()} == pids  # nothing restarted
+    assert logs.exit_code == 0, logs.output
+    assert len(logs.output.splitlines()) == 5 and "wirewatch-local" in logs.output

@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from fake_maven import FakeRepo, serve
 
 from pipeline.cli import cli
+from pipeline.cli.stack import DownloadProgress
 from pipeline.settings import get_settings
 from pipeline.stack import LocalStack, local_es_url, local_kafka_bootstrap, manager
 from pipeline.stack.java import Java
@@ -177,3 +178,17 @@ def test_adapters_find_the_recorded_ports(env: Path) -> None:
     LocalStack(settings.stack_dir, kafka_port=kafka_port, es_port=es_port)._save_state()
     assert local_kafka_bootstrap(settings) == f"127.0.0.1:{kafka_port}"
     assert local_es_url(settings) == f"http://127.0.0.1:{es_port}"
+
+
+def test_download_progress_without_a_terminal_prints_every_tenth(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    progress = DownloadProgress()
+    progress.tty = False
+    total = 100 * 2**20
+    for done in range(0, total + 1, total // 50):
+        progress(done, total)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "  0% of 100 MiB"
+    assert lines[-1] == "  100% of 100 MiB"
+    assert len(lines) == 11
