@@ -431,11 +431,11 @@ class ClaimExtractor:
         attribution set off by commas (kept as the gap between two parts)."""
         if verb.dep_ not in ("parataxis", "ccomp", "advcl", "conj") or verb.head.i == verb.i:
             return None
-        own = [t for t in verb.subtree]
+        own = [t for t in verb.subtree if not t.is_punct]
         lo, hi = own[0].i, own[-1].i
         if lo == 0 or hi + 1 >= len(self.doc):
             return None
-        if self.doc[lo - 1].text != "," or self.doc[hi + 1].text != ",":
+        if self.doc[lo - 1].text not in (",", "—") or self.doc[hi + 1].text not in (",", "—"):
             return None
         sent = verb.sent
         pstart, pend = self._paragraph(verb.idx)
@@ -657,8 +657,11 @@ class ClaimExtractor:
             tok = colon[0]
             if tok.i == 0 or "\n" in self.text[len(before) : qs].replace("\n", "", 1):
                 continue  # more than one line break away
-            root = tok.sent.root
-            subj = next((c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+            subj = None
+            for head in (tok.head, tok.sent.root):  # the clause the colon ends
+                subj = subj or next(
+                    (c for c in head.children if c.dep_ in ("nsubj", "nsubjpass")), None
+                )
             if subj is not None and subj.i < tok.i:
                 source = self._source_span(subj)
             else:

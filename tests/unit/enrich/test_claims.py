@@ -104,3 +104,42 @@ def test_offsets_count_the_first_line_and_crlf(annotator: Annotator) -> None:
     claim = only_claim(annotator, text)
     assert text[claim.content.start : claim.content.end] == '"It works,"'
     assert claim.speaker == "Donald Trump"
+
+
+def test_headline_name_colon_claim(annotator: Annotator) -> None:
+    text = "Lynch: No outside influence on FBI probe into emails.\n\nBody text here."
+    claim = only_claim(annotator, text)
+    assert claim.source.text == "Lynch"
+    assert claim.cue.text == ":"
+    assert claim.content.text == "No outside influence on FBI probe into emails"
+
+
+def test_colon_introduces_quotation(annotator: Annotator) -> None:
+    text = 'Trump went even further: "If he loses, it is the end of his career."'
+    claim = only_claim(annotator, text)
+    assert claim.content.text == '"If he loses, it is the end of his career."'
+    assert claim.speaker == "Donald Trump"
+    assert claim.kind == "direct"
+
+
+def test_parenthetical_attribution_splits_the_content(annotator: Annotator) -> None:
+    text = "The golf industry, she said, is doing much better than before."
+    claim = only_claim(annotator, text)
+    assert [p.text for p in claim.content_parts] == [
+        "The golf industry",
+        "is doing much better than before",
+    ]
+
+
+def test_claim_nested_in_another_claims_content_is_dropped(annotator: Annotator) -> None:
+    text = "Chris Murphy said he supports the final bill."
+    claim = only_claim(annotator, text)
+    assert claim.cue.text == "said"
+    assert claim.content.text == "he supports the final bill"
+
+
+def test_according_to_at_the_end_takes_the_sentence(annotator: Annotator) -> None:
+    text = "Trump received 37 percent and Clinton had 36 percent, according to the results."
+    claim = only_claim(annotator, text)
+    assert claim.content.text == "Trump received 37 percent and Clinton had 36 percent"
+    assert [q.text for q in claim.quantities] == ["37 percent", "36 percent"]
