@@ -77,6 +77,7 @@ TRIM_ADVERBIALS = True
 TRIM_PARTICIPLES = True
 TRIM_RELATIVE = True
 COLON_RULE = True
+SOURCE_FALLBACK = True
 DROP_NESTED = True
 CUT_CONJ_CUES = True
 HEADLINE_RULE = True
@@ -492,6 +493,26 @@ class ClaimExtractor:
         inner = self.text[quote[0] : quote[1]].rstrip("\"“”'»` ")
         return bool(inner) and inner[-1] in ",?!—-"
 
+    def _fallback_source(self, verb: Token, parts: list[tuple[int, int]]) -> Span | None:
+        """No subject reached through the parse ("..., telling reporters"): the sentence's
+        subject, else its last agent-like entity before the cue, outside the content."""
+
+        def free(span: Span) -> bool:
+            return not any(s < span.end_char and e > span.start_char for s, e in parts) and (
+                self._quote_at(span.start_char) is None
+            )
+
+        sent = verb.sent
+        subj = next((c for c in sent.root.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subj is not None and subj.i < verb.i and subj.lower_ not in RELATIVES:
+            span = self._source_span(subj)
+            if free(span):
+                return span
+        for ent in reversed([e for e in sent.ents if e.end <= verb.i]):
+            if ent.label_ in AGENT_LABELS and free(ent):
+                return ent
+        return None
+
     # --- speakers -------------------------------------------------------------------
 
     def _speaker(self, source: Span | None) -> str | None:
@@ -725,6 +746,10 @@ class ClaimExtractor:
             and not inside
         ):
             source = None  # the parse put the subject inside the content
+        if source is not None and self._quote_at(source.start_char) is not None:
+            source = None  # a subject inside a quotation is the quotation's, not the cue's
+        if source is None and SOURCE_FALLBACK:
+            source = self._fallback_source(verb, parts)
         cue_end = verb.idx + len(verb)
         # "said in a statement"? keep the verb alone; particles join: "pointed out".
         for c in verb.children:
