@@ -18,17 +18,34 @@ import pytest
 
 from pipeline.settings import Settings
 from pipeline.stack import LocalStack, StackError
-from pipeline.stack.process import free_port
+from pipeline.stack.process import free_port, is_alive
+
+_PREFIX = "wirewatch-stack-"
+
+
+def _reap_orphaned_stacks() -> None:
+    """Stop stacks whose pytest session died without tearing down (e.g. SIGKILL)."""
+    for home in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*"):
+        try:
+            owner = int((home / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue  # kept on purpose (WIREWATCH_KEEP_STACK) or not ours
+        if is_alive(owner):
+            continue
+        LocalStack(home / "stack", cache_dir=home).down()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
     """The running local stack: ``.kafka_bootstrap``, ``.es_url``, stop/start per server."""
     settings = Settings()
+    _reap_orphaned_stacks()
     # Not pytest's tmp dir: that one is 0700 and Elasticsearch runs as another user.
     # Laid out as a WIREWATCH_HOME (state in <home>/stack) so the CLI can be pointed at it.
-    home = Path(tempfile.mkdtemp(prefix="wirewatch-stack-"))
+    home = Path(tempfile.mkdtemp(prefix=_PREFIX))
     home.chmod(0o755)
+    (home / "owner.pid").write_text(f"{os.getpid()}\n")
     state_dir = home / "stack"
     local = LocalStack(
         state_dir,
@@ -43,12 +60,15 @@ def stack() -> Iterator[LocalStack]:
         local.up()
     except StackError as error:
         local.down()
+        (home / "owner.pid").unlink(missing_ok=True)  # keep the logs for a look
         pytest.fail(f"local stack could not start ({error}); state kept in {state_dir}")
     try:
         yield local
     finally:
         local.down()
-        if not os.environ.get("WIREWATCH_KEEP_STACK"):
+        if os.environ.get("WIREWATCH_KEEP_STACK"):
+            (home / "owner.pid").unlink(missing_ok=True)  # keep: no reaping
+        else:
             shutil.rmtree(home, ignore_errors=True)
 
 
