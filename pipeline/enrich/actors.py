@@ -210,14 +210,21 @@ def resolve_mentions(mentions: Sequence[Mention], registry: ActorRegistry) -> li
     the article ending (or starting) with that word: "Gerasimov" -> "Valery Gerasimov".
     """
     cleaned = [clean_name(m.text) for m in mentions]
-    # Longest full name per surname among person mentions.
+    # Longest full name per surname among person mentions; a surname two different people
+    # share in the article ("Bill Clinton", "Hillary Clinton") resolves to neither.
     by_surname: dict[str, str] = {}
+    ambiguous: set[str] = set()
     for m, name in zip(mentions, cleaned, strict=True):
         if m.label != "PERSON" or " " not in name:
             continue
         surname = name.split(" ")[-1]
-        if len(name) > len(by_surname.get(surname, "")):
+        known = by_surname.get(surname)
+        if known is not None and known.split(" ")[0] != name.split(" ")[0]:
+            ambiguous.add(surname)
+        if len(name) > len(known or ""):
             by_surname[surname] = name
+    for surname in ambiguous:
+        del by_surname[surname]
     out = []
     for m, name in zip(mentions, cleaned, strict=True):
         entry = registry.lookup(m.text) or registry.lookup(name)
