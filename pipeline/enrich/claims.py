@@ -77,6 +77,7 @@ TRIM_ADVERBIALS = True
 TRIM_PARTICIPLES = True
 TRIM_RELATIVE = True
 COLON_RULE = True
+MORE_CLAUSES = True
 SOURCE_FALLBACK = True
 DROP_NESTED = True
 CUT_CONJ_CUES = True
@@ -322,7 +323,10 @@ class ClaimExtractor:
         for _ in range(4):
             if tok is None:
                 return None
-            subj = next((c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+            subjects = [c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")]
+            # Two subjects: '..., said Alan Abramowitz' -- the one after the verb speaks.
+            subj = next((c for c in subjects if c.i > tok.i), None) if len(subjects) > 1 else None
+            subj = subj or (subjects[0] if subjects else None)
             if subj is not None:
                 if subj.dep_ == "nsubjpass":
                     agent = next((c for c in tok.children if c.dep_ == "agent"), None)
@@ -364,6 +368,28 @@ class ClaimExtractor:
 
     def _clausal(self, verb: Token) -> tuple[int, int] | None:
         comps = [c for c in verb.children if c.dep_ in ("ccomp", "parataxis")]
+        if not comps and MORE_CLAUSES:
+            # "said in a statement that ...": a that-clause the parser hung elsewhere.
+            comps = [
+                c
+                for c in verb.children
+                if c.i > verb.i
+                and c.dep_ in ("advcl", "dep", "conj", "xcomp")
+                and any(m.dep_ == "mark" and m.lower_ in ("that", "whether") for m in c.children)
+            ]
+        if not comps and MORE_CLAUSES:
+            # "The promise ... appeals to whites, said Alan Abramowitz": the parser made the
+            # reported clause a second subject; the subject after the verb is the speaker.
+            subjects = [c for c in verb.children if c.dep_ == "nsubj"]
+            before = [c for c in subjects if c.i < verb.i]
+            if (
+                len(subjects) > 1
+                and before
+                and any(c.i > verb.i for c in subjects)
+                and verb.i > 0
+                and self.doc[verb.i - 1].text == ","
+            ):
+                comps = before
         if not comps:
             return None
         start, end = self._tokens_range(comps, verb)
