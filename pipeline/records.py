@@ -95,6 +95,11 @@ class Quantity(Record):
     text: str
     value: float | None = None
     unit: str | None = Field(None, description="'percent', 'km', a currency code, ...")
+    about: str | None = Field(
+        None,
+        description="canonical actor the quantity belongs to: one named in its phrase, "
+        "else its clause's subject",
+    )
 
 
 class Entity(Record):

@@ -45,7 +45,7 @@ class Annotator:
     def annotate_doc(self, doc: Doc) -> Annotation:
         """Annotate an already parsed text (the parse is never redone)."""
         layer = self.entities.extract(doc)
-        quantities = extract_quantities(doc)
+        quantities = extract_quantities(doc, layer.token_actor)
         claims = extract_claims(doc, layer, quantities)
         return Annotation(
             entities=layer.entities, actors=layer.actors, claims=claims, quantities=quantities

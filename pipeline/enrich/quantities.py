@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from pipeline.records import Quantity
 
@@ -101,7 +102,31 @@ def parse_value(text: str) -> float | None:
     return value
 
 
-def extract_quantities(doc: Doc) -> list[Quantity]:
+def _about(span: Span, actors: Mapping[int, tuple[str, str]]) -> str | None:
+    """The actor a quantity belongs to: one named inside its phrase ("430 Ukrainian
+    soldiers"), else the subject of the clause it sits in ("Trump received 37 percent")."""
+    for t in span:
+        if t.i in actors:
+            return actors[t.i][0]
+    tok = span.root
+    for _ in range(6):
+        if tok.pos_ in ("VERB", "AUX"):
+            subj = next((c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+            if subj is not None:
+                named = [actors[t.i][0] for t in subj.subtree if t.i in actors]
+                return named[-1] if named else None
+        if tok.head.i == tok.i:
+            return None
+        tok = tok.head
+    return None
+
+
+def extract_quantities(
+    doc: Doc, actors: Mapping[int, tuple[str, str]] | None = None
+) -> list[Quantity]:
+    """Numeric entities widened to what they count; ``actors`` maps token index to
+    (canonical, label) of entity tokens, for the quantity's ``about``."""
+    actors = actors or {}
     out = []
     for ent in doc.ents:
         if ent.label_ not in QUANTITY_LABELS:
@@ -146,6 +171,7 @@ def extract_quantities(doc: Doc) -> list[Quantity]:
                 text=span.text,
                 value=parse_value(ent.text),
                 unit=unit,
+                about=_about(span, actors),
             )
         )
     return out

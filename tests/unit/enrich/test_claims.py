@@ -143,3 +143,9 @@ def test_according_to_at_the_end_takes_the_sentence(annotator: Annotator) -> Non
     claim = only_claim(annotator, text)
     assert claim.content.text == "Trump received 37 percent and Clinton had 36 percent"
     assert [q.text for q in claim.quantities] == ["37 percent", "36 percent"]
+
+
+def test_quantities_know_whom_they_are_about(annotator: Annotator) -> None:
+    text = "Trump received 37 percent, while 430 Ukrainian soldiers were taken prisoner."
+    about = {q.text: q.about for q in annotator.annotate(text).quantities}
+    assert about == {"37 percent": "Donald Trump", "430 Ukrainian soldiers": "Ukrainian"}
