@@ -26,7 +26,7 @@ def es_url(settings: Settings) -> str:
     if settings.es_url:
         return settings.es_url
     try:  # the managed local stack (pipeline.stack) knows its own port
-        from pipeline.stack import local_es_url  # type: ignore[attr-defined]
+        from pipeline.stack import local_es_url
     except ImportError as exc:
         raise ElasticsearchNotConfiguredError(
             "WIREWATCH_ES_URL is not set and the managed local stack is unavailable"

@@ -34,12 +34,12 @@ def bootstrap_servers(settings: Settings) -> str:
     if settings.kafka_bootstrap:
         return settings.kafka_bootstrap
     try:  # the managed local stack (pipeline.stack) knows its own port
-        from pipeline.stack import stack_for
+        from pipeline.stack import local_kafka_bootstrap
     except ImportError as exc:
         raise KafkaNotConfiguredError(
             "WIREWATCH_KAFKA_BOOTSTRAP is not set and the managed local stack is unavailable"
         ) from exc
-    return stack_for(settings).kafka_bootstrap
+    return local_kafka_bootstrap(settings)
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
