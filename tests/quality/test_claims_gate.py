@@ -27,13 +27,13 @@ FLOORS = {
 # Measured on dev with the pinned model (see docs/decisions.md, "Entities and claims").
 PINNED = {
     ("all", "precision"): 0.787,
-    ("all", "recall"): 0.615,
+    ("all", "recall"): 0.616,
     ("all", "f1"): 0.691,
-    ("all", "source_accuracy"): 0.946,
+    ("all", "source_accuracy"): 0.947,
     ("quotes", "precision"): 0.884,
-    ("quotes", "recall"): 0.808,
-    ("quotes", "f1"): 0.844,
-    ("quotes", "source_accuracy"): 0.957,
+    ("quotes", "recall"): 0.809,
+    ("quotes", "f1"): 0.845,
+    ("quotes", "source_accuracy"): 0.959,
 }
 TOLERANCE = 0.005
 
