@@ -1,7 +1,7 @@
 """End-to-end throughput and production-to-searchable latency of the worker.
 
     .venv/bin/python bench/bench_pipeline.py [--articles 600] [--latency-articles 120]
-                                             [--rate 2] [--processes 1]
+                                             [--rate R] [--processes 1]
 
 A real ``wirewatch worker`` process (dedup, enrichment with spaCy in a child process,
 indexing) between a real Kafka broker and Elasticsearch node: WIREWATCH_KAFKA_BOOTSTRAP and
@@ -13,9 +13,10 @@ outlets (about one in four), the mix the dedup stage sees.
   unique article is searchable. Baseline, same run, same articles: the same stages called
   in one process with no Kafka and no Faust (Deduplicator.assign, pipeline.enrich.enrich,
   elasticsearch.helpers.bulk), i.e. what the streaming machinery costs or gains.
-- latency: articles produced one by one at ``--rate`` per second (below capacity, so the
-  figure is the pipeline's, not a queue's); p50/p95 from send to the first search that
-  finds the document (searches every 100 ms, no forced refresh).
+- latency: articles produced one by one at ``--rate`` per second (default: half the
+  measured throughput, so the figure is the pipeline's, not a queue's); p50/p95 from
+  send to the first search that finds the document (searches every 100 ms, no forced
+  refresh).
 - sink vs plain bulk: see bench/bench_sink.py (same documents, same run, ratio).
 """
 
@@ -150,7 +151,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=600)
     parser.add_argument("--latency-articles", type=int, default=120)
-    parser.add_argument("--rate", type=float, default=2.0, help="latency phase, articles/s")
+    parser.add_argument(
+        "--rate", type=float, help="latency phase, articles/s (default: half the throughput)"
+    )
     parser.add_argument("--processes", type=int, default=1, help="enrichment child processes")
     args = parser.parse_args()
 
@@ -223,11 +226,12 @@ def main() -> None:
         wait_for(lambda: count() >= done_before + unique, 1800, "all articles searchable")
         pipe_rate = unique / (time.perf_counter() - started)
 
-        print(f"latency: {args.latency_articles} articles at {args.rate}/s ...", flush=True)
+        rate = args.rate or round(pipe_rate / 2, 2)
+        print(f"latency: {args.latency_articles} articles at {rate}/s ...", flush=True)
         lat_articles = corpus(args.latency_articles, "l")
         sent: dict[str, float] = {}
         latencies: list[float] = []
-        interval = 1.0 / args.rate
+        interval = 1.0 / rate
         next_send = time.perf_counter()
         queue = list(lat_articles)
         deadline = time.perf_counter() + len(queue) * interval + 300
@@ -264,7 +268,7 @@ def main() -> None:
             f"  baseline: same stages in-process {base_rate:6.2f} articles/s   "
             f"ratio {pipe_rate / base_rate:5.2f}"
         )
-        print(f"\nproduction -> searchable latency at {args.rate}/s ({len(latencies)} articles)")
+        print(f"\nproduction -> searchable latency at {rate}/s ({len(latencies)} articles)")
         print(f"  p50 {p50 * 1000:7.0f} ms   p95 {p95 * 1000:7.0f} ms")
         if len(latencies) < len(lat_articles):
             print(f"  ({len(lat_articles) - len(latencies)} not searchable before the deadline)")
