@@ -42,7 +42,7 @@ CLAUSE_ONLY_LEMMAS = frozenset(
     {"say", "tell", "add", "note", "seem", "appear", "sound"}
     # object taken as content was right under 30% of the time on PolNeAR train
     | {"find", "view", "maintain", "write", "post", "identify", "answer", "press", "issue"}
-    | {"warn", "demand", "worry", "charge", "signal"}
+    | {"warn", "demand", "worry", "charge", "signal", "read", "explain", "continue", "promote"}
 )
 # Verbs that keep what follows their object: "called Fields 'delusional' for the accusation".
 EXTENDED_OBJECT_LEMMAS = frozenset(
