@@ -93,6 +93,9 @@ def register(app: faust.App, settings: Settings) -> DedupStage:
     async def dedup_agent(stream: faust.StreamT) -> None:
         async for event in stream.events():
             message = event.message
+            # Rebuilding after a recovery is outside the per-record guard: a state that
+            # cannot be read must crash the worker, not dead-letter every record after it.
+            stage.dedup  # noqa: B018
             try:
                 record = stage.process(message.value)
             except Exception as exc:
