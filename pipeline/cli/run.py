@@ -65,10 +65,13 @@ def _connected(settings: Settings) -> tuple[Settings, dict[str, str]]:
     """Settings (and child environment) with concrete server addresses."""
     env = dict(os.environ)
     if settings.embedded:
-        from pipeline.stack import ensure_stack
+        from pipeline.stack import StackError, ensure_stack
 
         click.echo("starting the managed local stack (Kafka + Elasticsearch) ...", err=True)
-        stack = ensure_stack(settings)
+        try:
+            stack = ensure_stack(settings)
+        except StackError as error:
+            raise click.ClickException(str(error)) from error
         settings = settings.model_copy(
             update={"kafka_bootstrap": stack.kafka_bootstrap, "es_url": stack.es_url}
         )
