@@ -239,6 +239,7 @@ def main() -> None:
     env.update(
         WIREWATCH_FEEDS_FILE=str(home / "feeds.yaml"),
         WIREWATCH_FETCH_ALLOW_NETWORKS="127.0.0.0/8",
+        WIREWATCH_WEBHOOK_ALLOW_NETWORKS="127.0.0.0/8",
         WIREWATCH_RESPECT_ROBOTS="false",
         WIREWATCH_POLL_MIN_INTERVAL_S="1",
         WIREWATCH_POLL_MAX_INTERVAL_S="2",

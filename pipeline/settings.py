@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     alert_webhook_attempts: int = 5
     alert_webhook_timeout_s: float = 10.0
     alert_webhook_concurrency: int = 16  # in-flight webhook posts per worker
+    # Webhooks go through the fetcher's address guard: private, loopback and link-local
+    # receivers are refused unless their network is listed here (CIDR, comma-separated).
+    webhook_allow_networks: str = ""
 
     # Kibana, only for `wirewatch kibana import` (the pipeline itself never calls it).
     kibana_url: str | None = None

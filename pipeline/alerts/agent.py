@@ -40,6 +40,7 @@ from pipeline.alerts.delivery import (
 from pipeline.alerts.engine import AlertTracker, RuleIndex, candidate_alert, is_first_firing
 from pipeline.alerts.matcher import ActorNames
 from pipeline.alerts.rules import apply_message
+from pipeline.fetch.guard import AddressPolicy, guarded_transport
 from pipeline.records import Alert, AlertRule, DeadLetter, EnrichedArticle
 from pipeline.settings import Settings
 from pipeline.topics import ALERT_MATCHES, ALERT_RULES, ALERTS, ARTICLES_ENRICHED, qualified
@@ -270,7 +271,13 @@ def register(
         from pipeline.adapters.elastic import make_async_client
 
         es = make_async_client(settings)
-        client = httpx.AsyncClient(follow_redirects=False)
+        # Rule authors choose the URLs: guard them like feed URLs (no internal services).
+        guard = AddressPolicy(settings.webhook_allow_networks)
+        client = httpx.AsyncClient(
+            transport=guarded_transport(guard, settings.alert_webhook_concurrency),
+            trust_env=False,
+            follow_redirects=False,
+        )
         try:
             async for events in stream.take_events(200, within=settings.batch_within_s):
                 alerts = []

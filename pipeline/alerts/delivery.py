@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from pipeline.fetch.guard import BlockedAddress
 from pipeline.records import Alert, DeadLetter, Delivery
 
 SIGNATURE_HEADER = "X-Wirewatch-Signature"
@@ -163,6 +164,8 @@ async def deliver(
             response = await client.post(
                 request.url, content=request.body, headers=request.headers, timeout=policy.timeout_s
             )
+        except BlockedAddress as exc:  # policy, not a passing fault: do not retry
+            status, note, retry = None, f"{type(exc).__name__}: {exc}", False
         except httpx.HTTPError as exc:
             status, note, retry = None, f"{type(exc).__name__}: {exc}", True
         else:

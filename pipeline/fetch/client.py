@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urljoin
 
-import httpcore
 import httpx
 
-from pipeline.fetch.guard import AddressPolicy, BlockedAddress, GuardedNetworkBackend
+from pipeline.fetch.guard import AddressPolicy, BlockedAddress, guarded_transport
 from pipeline.settings import Settings
 from pipeline.urls import InvalidURL, normalize_url
 
@@ -143,21 +142,7 @@ class Fetcher:
         self.max_redirects = (
             max_redirects if max_redirects is not None else settings.fetch_max_redirects
         )
-        transport = httpx.AsyncHTTPTransport(
-            trust_env=False,  # an env proxy would connect for us and bypass the address guard
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-        )
-        # Same pool httpx would build, with the guarded network backend plugged in.
-        old_pool = transport._pool
-        transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=old_pool._ssl_context,
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=30.0,
-            network_backend=GuardedNetworkBackend(self.policy),
-        )
+        transport = guarded_transport(self.policy, max_connections)
         # A poller talking to thousands of sites must not accumulate their cookies.
         no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         self._client = httpx.AsyncClient(

@@ -16,6 +16,7 @@ import typing
 from collections.abc import Awaitable, Callable, Iterable
 
 import httpcore
+import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -146,3 +147,29 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+def guarded_transport(
+    policy: AddressPolicy, max_connections: int = 100
+) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose every connection goes through ``policy``.
+
+    It ignores proxy environment variables: a proxy would connect on our behalf and so
+    bypass the address check.
+    """
+    transport = httpx.AsyncHTTPTransport(
+        trust_env=False,
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+    )
+    # Same pool httpx would build, with the guarded network backend plugged in.
+    old_pool = transport._pool
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=old_pool._ssl_context,
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=30.0,
+        network_backend=GuardedNetworkBackend(policy),
+    )
+    return transport

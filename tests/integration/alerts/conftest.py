@@ -137,6 +137,7 @@ def alert_worker(alert_settings: Settings, es: Elasticsearch, tmp_path: Path) ->
         "WIREWATCH_HOME": str(tmp_path / "home"),
         "WIREWATCH_WORKER_WEB_PORT": str(port),
         "WIREWATCH_ALERT_WEBHOOK_ATTEMPTS": "2",
+        "WIREWATCH_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # the receiver is on loopback
         "WIREWATCH_ALERT_WEBHOOK_TIMEOUT_S": "2",
         "HOOK_SECRET": "s3cret",
     }
