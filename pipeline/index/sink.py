@@ -94,6 +94,10 @@ class BulkSink:
         self._sleep = sleep
         self._alias_indices: tuple[float, int] | None = None  # (checked at, index count)
 
+    async def close(self) -> None:
+        """Close the client's connections (on worker shutdown)."""
+        await self._client.close()
+
     async def write(self, records: Sequence[EnrichedArticle]) -> SinkResult:
         result = SinkResult()
         for batch in self._batches(records):

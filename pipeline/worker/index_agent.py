@@ -43,23 +43,27 @@ def register(app: faust.App, settings: Settings) -> None:
 
     @app.agent(enriched, name=f"{app.conf.id}.index")
     async def index_agent(stream: Any) -> None:
-        async for events in stream.take_events(
-            settings.es_bulk_max_docs, within=settings.batch_within_s
-        ):
-            records: list[EnrichedArticle] = []
-            messages: dict[str, Any] = {}
-            for event in events:
-                try:
-                    record = EnrichedArticle.from_json(event.message.value or b"")
-                except ValueError as exc:
-                    await dead_letters.send_error(STAGE, event.message, exc)
+        try:
+            async for events in stream.take_events(
+                settings.es_bulk_max_docs, within=settings.batch_within_s
+            ):
+                records: list[EnrichedArticle] = []
+                messages: dict[str, Any] = {}
+                for event in events:
+                    try:
+                        record = EnrichedArticle.from_json(event.message.value or b"")
+                    except ValueError as exc:
+                        await dead_letters.send_error(STAGE, event.message, exc)
+                        continue
+                    records.append(record)
+                    messages[record.article.id] = event.message
+                if not records:
                     continue
-                records.append(record)
-                messages[record.article.id] = event.message
-            if not records:
-                continue
-            result = await sink().write(records)
-            for record, reason in result.rejected:
-                message = messages[record.article.id]
-                await dead_letters.send(STAGE, message, reason, "ElasticsearchRejected")
-            count(STAGE, "processed", len(records) - len(result.rejected))
+                result = await sink().write(records)
+                for record, reason in result.rejected:
+                    message = messages[record.article.id]
+                    await dead_letters.send(STAGE, message, reason, "ElasticsearchRejected")
+                count(STAGE, "processed", len(records) - len(result.rejected))
+        finally:
+            if sinks:
+                await sinks.pop().close()
