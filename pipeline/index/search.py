@@ -170,7 +170,8 @@ def _hit(raw: dict[str, Any]) -> Hit:
     return Hit(
         id=raw["_id"],
         title=title,
-        url=src.get("url", ""),
+        # The link without tracking parameters: the page's canonical URL, else normalised.
+        url=src.get("canonical_url") or src.get("normalized_url") or src.get("url", ""),
         outlet=src.get("outlet"),
         published_at=src.get("published_at"),
         cluster_id=src.get("story", {}).get("cluster_id", raw["_id"]),
