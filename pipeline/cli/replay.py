@@ -1,4 +1,4 @@
-"""``wirewatch replay --from <time|offset>``: re-index enriched articles from Kafka."""
+"""Re-index enriched articles from Kafka."""
 
 from __future__ import annotations
 

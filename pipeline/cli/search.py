@@ -1,4 +1,4 @@
-"""``wirewatch search``: query the articles index from the terminal, one line per story."""
+"""Query the articles index from the terminal, one line per story."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``wirewatch setup``: create the Kafka topics and install the Elasticsearch templates,
+"""Create the Kafka topics and install the Elasticsearch templates,
 lifecycle policy and first index behind the write alias. Safe to run again."""
 
 from __future__ import annotations
