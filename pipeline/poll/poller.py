@@ -136,7 +136,9 @@ class Poller:
         self.state = state or StateStore(settings.home / "poller.sqlite3")
         if state is None:
             self._owned.append(self.state)
-        self.fetcher = fetcher or Fetcher(settings)
+        # Feeds and their pages are fetched under one poll_concurrency limit: a larger pool
+        # only makes httpcore scan more idle connections per request.
+        self.fetcher = fetcher or Fetcher(settings, max_connections=settings.poll_concurrency)
         if fetcher is None:
             self._owned.append(self.fetcher)
         self._sink = sink
