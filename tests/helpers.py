@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -31,3 +31,21 @@ def wait_until(
             detail = f" (last error: {last_error!r})" if last_error else ""
             raise AssertionError(f"timed out after {timeout}s: {message or predicate}{detail}")
         time.sleep(interval)
+
+
+def drop_indices_and_templates(client: Any, settings: Any) -> None:
+    """Delete the articles/stories/alerts indices and templates a test's settings named.
+
+    By name: the node refuses wildcard deletes (action.destructive_requires_name).
+    """
+    from pipeline.index.templates import Names
+
+    names = Names.from_settings(settings)
+    pattern = f"{names.alias}-*,{names.stories}*,{names.alerts}*"
+    created = list(client.indices.get(index=pattern, allow_no_indices=True))
+    if created:
+        client.indices.delete(index=",".join(created))
+    for kind in ("articles", "stories", "alerts"):
+        client.options(ignore_status=404).indices.delete_index_template(
+            name=names.template_name(kind)
+        )

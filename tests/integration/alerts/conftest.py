@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 from elasticsearch import Elasticsearch
-from helpers import wait_until
+from helpers import drop_indices_and_templates, wait_until
 
 from pipeline.adapters.kafka import ensure_topics
 from pipeline.index.setup import install
-from pipeline.index.templates import HUNSPELL_DIR, Names
+from pipeline.index.templates import HUNSPELL_DIR
 from pipeline.settings import Settings
 from pipeline.stack import LocalStack
 from pipeline.stack.process import free_port
@@ -54,16 +54,7 @@ def es(alert_settings: Settings) -> Iterator[Elasticsearch]:
     install(client, alert_settings)
     ensure_topics(alert_settings)
     yield client
-    names = Names.from_settings(alert_settings)
-    # by name: the node refuses wildcard deletes (action.destructive_requires_name)
-    pattern = f"{names.alias}-*,{names.stories}*,{names.alerts}*"
-    created = list(client.indices.get(index=pattern, allow_no_indices=True))
-    if created:
-        client.indices.delete(index=",".join(created))
-    for kind in ("articles", "stories", "alerts"):
-        client.options(ignore_status=404).indices.delete_index_template(
-            name=names.template_name(kind)
-        )
+    drop_indices_and_templates(client, alert_settings)
     client.close()
 
 

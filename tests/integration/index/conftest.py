@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
+from helpers import drop_indices_and_templates
 
 from pipeline.index.setup import install
 from pipeline.index.templates import Names
@@ -32,16 +33,7 @@ def es_settings(stack: LocalStack) -> Settings:
 def es(es_settings: Settings) -> Iterator[Elasticsearch]:
     client = Elasticsearch(es_settings.es_url, request_timeout=60)
     yield client
-    names = Names.from_settings(es_settings)
-    # Deleting by wildcard is refused (destructive_requires_name): resolve the names first.
-    pattern = f"{names.alias}-*,{names.stories}*,{names.alerts}*"
-    indices = list(client.indices.get(index=pattern, allow_no_indices=True))
-    if indices:
-        client.indices.delete(index=",".join(indices))
-    for kind in ("articles", "stories", "alerts"):
-        client.options(ignore_status=404).indices.delete_index_template(
-            name=names.template_name(kind)
-        )
+    drop_indices_and_templates(client, es_settings)
     client.close()
 
 
