@@ -70,21 +70,12 @@ def start_stack() -> tuple[object | None, str, str]:
     """The servers from the environment, else a local stack in a temporary directory."""
     if os.environ.get("WIREWATCH_KAFKA_BOOTSTRAP") and os.environ.get("WIREWATCH_ES_URL"):
         return None, os.environ["WIREWATCH_KAFKA_BOOTSTRAP"], os.environ["WIREWATCH_ES_URL"]
-    from pipeline.stack import LocalStack
-    from pipeline.stack.process import free_port
+    from pipeline.stack import scratch_stack
 
     base = Settings()
     state = Path(tempfile.mkdtemp(prefix="wirewatch-bench-"))
     state.chmod(0o755)  # Elasticsearch runs as another user
-    stack = LocalStack(
-        state,
-        kafka_port=free_port(),
-        es_port=free_port(),
-        kafka_controller_port=free_port(),
-        cache_dir=base.cache_dir,
-        maven_url=base.maven_url,
-        es_java_home=base.es_java_home,
-    )
+    stack = scratch_stack(state, base)
     print("starting a local Kafka broker and Elasticsearch node ...", flush=True)
     stack.up()
     stack.state_dir_for_cleanup = state  # type: ignore[attr-defined]

@@ -93,12 +93,11 @@ def main() -> None:
     stack = state_dir = None
     url = os.environ.get("WIREWATCH_ES_URL")
     if not url:
-        from pipeline.stack import LocalStack
-        from pipeline.stack.process import free_port
+        from pipeline.stack import scratch_stack
 
         state_dir = Path(tempfile.mkdtemp(prefix="wirewatch-bench-"))
         state_dir.chmod(0o755)
-        stack = LocalStack(state_dir, kafka_port=free_port(), es_port=free_port())
+        stack = scratch_stack(state_dir)
         print("starting a local Elasticsearch node ...", file=sys.stderr)
         stack.start_elasticsearch()
         url = stack.es_url

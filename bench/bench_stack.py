@@ -25,23 +25,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.settings import Settings
-from pipeline.stack import LocalStack
+from pipeline.stack import LocalStack, scratch_stack
 from pipeline.stack.java import find_elasticsearch_java, find_kafka_java
-from pipeline.stack.process import free_port
 
 HEAP = "512m"
 
 
 def _stack(state: Path, cache: Path) -> LocalStack:
-    return LocalStack(
-        state,
-        kafka_port=free_port(),
-        es_port=free_port(),
-        kafka_controller_port=free_port(),
-        cache_dir=cache,
-        kafka_heap=HEAP,
-        es_heap=HEAP,
-    )
+    return scratch_stack(state, cache_dir=cache, kafka_heap=HEAP, es_heap=HEAP)
 
 
 def _timed_up(stack: LocalStack) -> float:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.settings import Settings
-from pipeline.stack import LocalStack, StackError
-from pipeline.stack.process import free_port, is_alive
+from pipeline.stack import LocalStack, StackError, scratch_stack
+from pipeline.stack.process import is_alive
 
 _PREFIX = "wirewatch-stack-"
 
@@ -47,15 +47,7 @@ def stack() -> Iterator[LocalStack]:
     home.chmod(0o755)
     (home / "owner.pid").write_text(f"{os.getpid()}\n")
     state_dir = home / "stack"
-    local = LocalStack(
-        state_dir,
-        kafka_port=free_port(),
-        es_port=free_port(),
-        kafka_controller_port=free_port(),
-        cache_dir=settings.cache_dir,
-        maven_url=settings.maven_url,
-        es_java_home=settings.es_java_home,
-    )
+    local = scratch_stack(state_dir, settings)
     try:
         local.up()
     except StackError as error:

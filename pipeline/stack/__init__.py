@@ -11,6 +11,7 @@ from pipeline.stack.manager import (
     local_es_url,
     local_kafka_bootstrap,
     local_stack,
+    scratch_stack,
     stack_for,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "local_es_url",
     "local_kafka_bootstrap",
     "local_stack",
+    "scratch_stack",
     "stack_for",
 ]

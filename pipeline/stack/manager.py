@@ -333,9 +333,8 @@ def _pick(explicit: int | None, stored: dict[str, Any], key: str) -> int:
     return value if isinstance(value, int) else process.free_port()
 
 
-def stack_for(settings: Settings, **overrides: Any) -> LocalStack:
-    """The LocalStack that `wirewatch stack` manages for these settings."""
-    options: dict[str, Any] = {
+def _options(settings: Settings) -> dict[str, Any]:
+    return {
         "kafka_port": settings.stack_kafka_port,
         "es_port": settings.stack_es_port,
         "kafka_controller_port": settings.stack_kafka_controller_port,
@@ -345,8 +344,27 @@ def stack_for(settings: Settings, **overrides: Any) -> LocalStack:
         "kafka_heap": settings.stack_kafka_heap,
         "es_heap": settings.stack_es_heap,
     }
-    options.update(overrides)
-    return LocalStack(settings.stack_dir, **options)
+
+
+def stack_for(settings: Settings, **overrides: Any) -> LocalStack:
+    """The LocalStack that `wirewatch stack` manages for these settings."""
+    return LocalStack(settings.stack_dir, **{**_options(settings), **overrides})
+
+
+def scratch_stack(
+    state_dir: Path, settings: Settings | None = None, **overrides: Any
+) -> LocalStack:
+    """A throwaway stack in ``state_dir`` on free loopback ports (tests, benchmarks).
+
+    Artifacts still come from the shared cache, so only the first one ever downloads.
+    """
+    free = {
+        "kafka_port": process.free_port(),
+        "es_port": process.free_port(),
+        "kafka_controller_port": process.free_port(),
+    }
+    options = {**_options(settings or Settings()), **free, **overrides}
+    return LocalStack(state_dir, **options)
 
 
 def local_stack(settings: Settings, **overrides: Any) -> LocalStack:
