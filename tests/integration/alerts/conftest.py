@@ -3,7 +3,6 @@ receiver, and a real Faust worker process running the alert agents."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -11,12 +10,12 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
+from alert_support import Receiver, Worker
 from elasticsearch import Elasticsearch
 from helpers import drop_indices_and_templates, wait_until
 
@@ -58,19 +57,6 @@ def es(alert_settings: Settings) -> Iterator[Elasticsearch]:
     client.close()
 
 
-@dataclass
-class Receiver:
-    """A webhook endpoint on loopback: /ok answers 204, /fail always 500."""
-
-    url: str
-    requests: list[dict] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def received(self, path: str) -> list[dict]:
-        with self.lock:
-            return [r for r in self.requests if r["path"] == path]
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     server: ThreadingHTTPServer
@@ -103,16 +89,6 @@ WORKER = (
     "app = create_app(agent_modules=('pipeline.alerts.agent',))\n"
     "app.main()\n"
 )
-
-
-@dataclass
-class Worker:
-    process: subprocess.Popen
-    web: str
-    log: Path
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
 
 
 @pytest.fixture
@@ -159,7 +135,3 @@ def alert_worker(alert_settings: Settings, es: Elasticsearch, tmp_path: Path) ->
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def json_body(request: dict) -> dict:
-    return json.loads(request["body"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Receiver, Worker, json_body
+from alert_support import Receiver, Worker, json_body
 from elasticsearch import Elasticsearch
 from helpers import wait_until
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
