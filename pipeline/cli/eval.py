@@ -16,14 +16,45 @@ def command() -> None:
 @command.command("claims")
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--limit", type=int, default=None, help="Score only the first N articles.")
+@click.option(
+    "--without",
+    "without",
+    multiple=True,
+    metavar="RULE",
+    help="Switch a claim rule off (repeatable); --list-rules names them.",
+)
+@click.option(
+    "--each-rule",
+    is_flag=True,
+    help="Also score with each rule switched off in turn (one parse), showing what each adds.",
+)
+@click.option("--list-rules", is_flag=True, help="List the claim rules in order and exit.")
 @click.option("--as-json", "as_json", is_flag=True, help="Print the scores as JSON.")
-def claims(directory: Path, limit: int | None, as_json: bool) -> None:
+def claims(
+    directory: Path,
+    limit: int | None,
+    without: tuple[str, ...],
+    each_rule: bool,
+    list_rules: bool,
+    as_json: bool,
+) -> None:
     """Score claims against PolNeAR-format gold (DIRECTORY holds text/ and attributions/).
 
     A claim matches a gold attribution when their content spans' character Jaccard is at
     least 0.5 (one-to-one, greedy); source accuracy is over matched pairs with a gold
     source. All attributions and the quotation-mark subset are reported separately.
     """
+    from pipeline.enrich.claims import RULES, RuleSet
+
+    if list_rules:
+        for rule in RULES:
+            click.echo(f"{rule.name:<20} {rule.kind:<9} {rule.summary}")
+        return
+    try:
+        rules = RuleSet.without(without)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--without") from exc
+
     from pipeline.enrich.annotate import Annotator
     from pipeline.evaluation.brat import BratError, load_corpus
     from pipeline.evaluation.claims import score
@@ -34,16 +65,37 @@ def claims(directory: Path, limit: int | None, as_json: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     if limit is not None:
         docs = docs[:limit]
-    annotator = Annotator()
+    annotator = Annotator(claim_rules=rules)
     started = time.perf_counter()
-    predicted = [a.claims for a in annotator.annotate_many(d.text for d in docs)]
+    click.echo(f"parsing {len(docs)} articles ...", err=True)
+    parsed = list(annotator.nlp.pipe((d.text for d in docs), batch_size=32))
+    predicted = [annotator.annotate_doc(doc).claims for doc in parsed]
     elapsed = time.perf_counter() - started
     scores = score((d.attributions, p) for d, p in zip(docs, predicted, strict=True))
-    summary = {"articles": len(docs), "seconds": round(elapsed, 1), **scores.summary()}
+    summary: dict = {
+        "articles": len(docs),
+        "seconds": round(elapsed, 1),
+        "without": sorted(rules.off),
+        **scores.summary(),
+    }
+    ablations: dict[str, dict] = {}
+    if each_rule:
+        for i, rule in enumerate(RULES, 1):
+            if rule.name in rules.off:
+                continue
+            click.echo(f"[{i}/{len(RULES)}] without {rule.name} ...", err=True)
+            annotator.claim_rules = RuleSet(rules.off | {rule.name})
+            ablated = [annotator.annotate_doc(doc).claims for doc in parsed]
+            s = score((d.attributions, p) for d, p in zip(docs, ablated, strict=True))
+            ablations[rule.name] = s.summary()
+        summary["each_rule_off"] = ablations
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
-    click.echo(f"{len(docs)} articles in {elapsed:.1f}s")
+    click.echo(
+        f"{len(docs)} articles in {elapsed:.1f}s"
+        + (f" (without {', '.join(sorted(rules.off))})" if rules.off else "")
+    )
     click.echo(
         f"{'subset':<8} {'gold':>6} {'pred':>6} {'match':>6} {'P':>6} {'R':>6} "
         f"{'F1':>6} {'source':>7}"
@@ -53,6 +105,17 @@ def claims(directory: Path, limit: int | None, as_json: bool) -> None:
             f"{name:<8} {c.gold:>6} {c.predicted:>6} {c.matched:>6} {c.precision:>6.3f} "
             f"{c.recall:>6.3f} {c.f1:>6.3f} {c.source_accuracy:>7.3f}"
         )
+    if ablations:
+        base = scores.summary()
+        click.echo("what each rule adds (all rules minus that rule switched off):")
+        click.echo(f"{'rule':<20} {'dP':>7} {'dR':>7} {'dF1':>7} {'dsrc':>7} {'dF1 quotes':>11}")
+        for name, s in ablations.items():
+            d = {k: base["all"][k] - s["all"][k] for k in ("precision", "recall", "f1")}
+            click.echo(
+                f"{name:<20} {d['precision']:>+7.3f} {d['recall']:>+7.3f} {d['f1']:>+7.3f} "
+                f"{base['all']['source_accuracy'] - s['all']['source_accuracy']:>+7.3f} "
+                f"{base['quotes']['f1'] - s['quotes']['f1']:>+11.3f}"
+            )
 
 
 @command.command("seed")

@@ -9,7 +9,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from pipeline.enrich.actors import ActorRegistry
-from pipeline.enrich.claims import extract_claims
+from pipeline.enrich.claims import ALL_RULES, RuleSet, extract_claims
 from pipeline.enrich.entities import EntityExtractor
 from pipeline.enrich.nlp import load_nlp
 from pipeline.enrich.quantities import extract_quantities
@@ -29,8 +29,14 @@ class Annotation:
 class Annotator:
     """Entities, actors, quantities and claims of a text; offsets index the text as given."""
 
-    def __init__(self, registry: ActorRegistry | None = None, nlp: Language | None = None) -> None:
+    def __init__(
+        self,
+        registry: ActorRegistry | None = None,
+        nlp: Language | None = None,
+        claim_rules: RuleSet = ALL_RULES,
+    ) -> None:
         self.registry = registry if registry is not None else ActorRegistry.load()
+        self.claim_rules = claim_rules
         self.nlp = nlp if nlp is not None else load_nlp()
         tokenizer = self.nlp.tokenizer
         self.entities = EntityExtractor(self.registry, lambda s: [t.text for t in tokenizer(s)])
@@ -46,7 +52,7 @@ class Annotator:
         """Annotate an already parsed text (the parse is never redone)."""
         layer = self.entities.extract(doc)
         quantities = extract_quantities(doc, layer.token_actor)
-        claims = extract_claims(doc, layer, quantities)
+        claims = extract_claims(doc, layer, quantities, self.claim_rules)
         return Annotation(
             entities=layer.entities, actors=layer.actors, claims=claims, quantities=quantities
         )
