@@ -26,7 +26,7 @@ def test_rule_names_are_unique_and_every_kind_is_ordered() -> None:
 
 
 def test_unknown_rule_is_refused_with_the_known_names() -> None:
-    with pytest.raises(ValueError, match="unknown claim rule.*bogus.*known: clause"):
+    with pytest.raises(ValueError, match=r"unknown claim rule.*bogus.*known: clause"):
         RuleSet.without(["bogus"])
 
 
