@@ -32,8 +32,13 @@ def subject(verb: Token) -> Token | None:
         if tok is None:
             return None
         subjects = [c for c in tok.children if c.dep_ in SUBJECT_DEPS]
-        # Two subjects: '..., said Alan Abramowitz' -- the one after the verb speaks.
-        subj = next((c for c in subjects if c.i > tok.i), None) if len(subjects) > 1 else None
+        # Two subjects: '..., said Alan Abramowitz' -- the one after the verb speaks; both
+        # before it ('Chief of the General Staff Valery Gerasimov claimed', a title parsed
+        # as a subject of its own) -- the one next to the verb is the named person.
+        subj = None
+        if len(subjects) > 1:
+            after = [c for c in subjects if c.i > tok.i]
+            subj = after[0] if after else max(subjects, key=lambda c: c.i)
         subj = subj or (subjects[0] if subjects else None)
         if subj is not None:
             if subj.dep_ == "nsubjpass":

@@ -149,3 +149,31 @@ def test_quantities_know_whom_they_are_about(annotator: Annotator) -> None:
     text = "Trump received 37 percent, while 430 Ukrainian soldiers were taken prisoner."
     about = {q.text: q.about for q in annotator.annotate(text).quantities}
     assert about == {"37 percent": "Donald Trump", "430 Ukrainian soldiers": "Ukrainian"}
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        # title + name: the title must not become the speaker (issue 14, item 9)
+        (
+            "Chief of the General Staff Valery Gerasimov claimed that the town had fallen.",
+            "Valery Gerasimov",
+        ),
+        ("General Valery Gerasimov claimed that the town had fallen.", "Valery Gerasimov"),
+        # name + appositive title
+        (
+            "Valery Gerasimov, chief of the General Staff, claimed that the town had fallen.",
+            "Valery Gerasimov",
+        ),
+        # organisation + spokesperson
+        (
+            "Kremlin spokesperson Dmitry Peskov said that no decision had been made.",
+            "Dmitry Peskov",
+        ),
+    ],
+)
+def test_titles_and_names_before_a_cue_resolve_to_the_named_person(
+    annotator: Annotator, text: str, speaker: str
+) -> None:
+    claim = only_claim(annotator, text)
+    assert claim.speaker == speaker
