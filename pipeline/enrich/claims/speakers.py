@@ -93,6 +93,8 @@ class SpeakerResolver:
         self.person_names = {name for _, name in layer.persons}
         #: (token index of the cue, speaker) of the last claim with a resolved source
         self.last: tuple[int, str] | None = None
+        #: start of the paragraph of that claim's cue
+        self.last_paragraph: int | None = None
 
     def note(self, cue: Token, speaker: str) -> None:
         """Remember the speaker of a claim, for the pronouns that follow."""

@@ -177,3 +177,26 @@ def test_titles_and_names_before_a_cue_resolve_to_the_named_person(
 ) -> None:
     claim = only_claim(annotator, text)
     assert claim.speaker == speaker
+
+
+def test_adding_that_takes_the_speaker_of_the_clause_it_continues(annotator: Annotator) -> None:
+    text = (
+        'Trump affirmed, "We are going to have to see. It is up to Russia now," adding that '
+        "he declined to comment on whether he has a meeting scheduled."
+    )
+    claims = annotator.annotate(text).claims
+    adding = next(c for c in claims if c.cue.text == "adding")
+    assert adding.speaker == "Donald Trump"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Steve Witkoff is expected to travel to Russia later this week.",
+        "It is unclear whether he plans to meet with Putin.",
+    ],
+)
+def test_expectations_and_open_questions_are_not_attributions(
+    annotator: Annotator, text: str
+) -> None:
+    assert annotator.annotate(text).claims == []
