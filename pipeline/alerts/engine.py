@@ -64,7 +64,10 @@ def anchors(node: Node, registry: ActorNames) -> frozenset[Key] | None:
             return None  # subdomains match too: no exact key
         if field == "lang":
             return frozenset({("l", value.split("-")[0])})
-        return frozenset({({"outlet": "o", "tag": "t"}[field], value)})
+        kind = {"outlet": "o", "tag": "t"}.get(field)
+        if kind is None:
+            return None  # a field without an anchor index (a later vocabulary field)
+        return frozenset({(kind, value)})
     if isinstance(node, Not):
         return None
     if isinstance(node, Or):

@@ -1,25 +1,34 @@
-"""Translate a rule into an Elasticsearch query over the articles index, for ``alerts test``
-and the Kibana ``.es-query`` rule definitions.
+"""Translate the shared query language (pipeline.vocabulary) into Elasticsearch queries over
+the articles index: for ``wirewatch search``, ``alerts test`` and the Kibana ``.es-query``
+rule definitions. One translation per vocabulary field, registered with ``@translates``.
 
-The translation follows the stream matcher's semantics on the articles template's fields:
-words and phrases are ``match_phrase`` on the unstemmed ``*.exact`` sub-fields (lower-cased
-standard tokens, as the matcher's word boundaries), actor and speaker terms are the
-registry's canonical name plus aliases on the flat ``actor`` / ``claim_speaker`` keywords,
-other fields are case-insensitive term queries.
+For alerts the translation follows the stream matcher's semantics: words and phrases are
+``match_phrase`` on the unstemmed ``*.exact`` sub-fields (lower-cased standard tokens, as
+the matcher's word boundaries). ``search`` asks for ``analysed`` words instead: stemmed and
+ranked, phrases still exact. Actor and speaker terms are the registry's canonical name plus
+aliases on the flat ``actor`` / ``claim_speaker`` keywords in both; other fields are
+case-insensitive term queries.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline import vocabulary
 from pipeline.alerts.matcher import ActorNames, IdentityNames
-from pipeline.alerts.query import And, Node, Not, Or, Term, parse
+from pipeline.alerts.query import And, Node, Not, Or, Term, all_of, any_of, make_term, parse
 from pipeline.records import AlertRule
 
 #: every articles-index field the translation may name (checked against the template)
 FIELDS_USED = (
+    "title",
+    "summary",
+    "text",
     "title.exact",
+    "summary.exact",
     "text.exact",
     "actor",
     "claim_speaker",
@@ -28,8 +37,40 @@ FIELDS_USED = (
     "language",
     "tags",
 )
-_TEXT_FIELDS = {"text": ("title.exact", "text.exact"), "title": ("title.exact",)}
-_TEXT_FIELDS["body"] = ("text.exact",)
+#: text fields: the stream matcher's exact words, and the analysed (stemmed) fields search ranks
+_EXACT = {"text": ("title.exact", "text.exact"), "title": ("title.exact",), "body": ("text.exact",)}
+_ANALYSED = {"text": ("title^3", "summary^2", "text"), "title": ("title",), "body": ("text",)}
+_ANALYSED_PHRASE = {
+    "text": ("title.exact^3", "summary.exact^2", "text.exact"),
+    "title": ("title.exact",),
+    "body": ("text.exact",),
+}
+
+
+@dataclass(frozen=True)
+class Translation:
+    """How terms become ES clauses. ``analysed``: words match the stemmed fields and score
+    (``wirewatch search``); off, they are the stream matcher's exact words (alerts)."""
+
+    registry: ActorNames = field(default_factory=IdentityNames)
+    analysed: bool = False
+
+
+TermTranslation = Callable[[Term, Translation], dict[str, Any]]
+TRANSLATIONS: dict[str, TermTranslation] = {}
+
+
+def translates(*names: str) -> Callable[[TermTranslation], TermTranslation]:
+    """Register the ES translation of the vocabulary fields ``names``."""
+
+    def register(function: TermTranslation) -> TermTranslation:
+        for name in names:
+            if name not in vocabulary.FIELDS:
+                raise ValueError(f"{name!r} is not a field of pipeline.vocabulary")
+            TRANSLATIONS[name] = function
+        return function
+
+    return register
 
 
 def _ci_term(field: str, value: str) -> dict[str, Any]:
@@ -42,55 +83,87 @@ def _any(clauses: list[dict[str, Any]]) -> dict[str, Any]:
     return {"bool": {"should": clauses, "minimum_should_match": 1}}
 
 
-def _names(registry: ActorNames, value: str) -> list[str]:
+def actor_names(registry: ActorNames, value: str) -> list[str]:
+    """The name as written, its canonical name and every alias (what the enricher writes)."""
     canonical = registry.canonical(value)
     return sorted({value, canonical, *registry.aliases(canonical)})
 
 
-def term_query(term: Term, registry: ActorNames) -> dict[str, Any]:
-    field = term.field
-    if field in _TEXT_FIELDS:
-        phrase = " ".join(term.tokens)
-        fields = _TEXT_FIELDS[field]
-        if len(fields) == 1:
-            return {"match_phrase": {fields[0]: phrase}}
-        return {"multi_match": {"query": phrase, "type": "phrase", "fields": list(fields)}}
-    if field in ("actor", "speaker"):
-        # canonical names are written by the enricher exactly as the registry spells them
-        target = "actor" if field == "actor" else "claim_speaker"
-        return {"terms": {target: _names(registry, term.value)}}
-    value = " ".join(term.value.split())
-    if field == "outlet":
-        return _ci_term("outlet", value)
-    if field == "domain":
-        return _any(
-            [
-                _ci_term("domain", value),
-                {"wildcard": {"domain": {"value": f"*.{value}", "case_insensitive": True}}},
-            ]
-        )
-    if field == "lang":
-        return _any(
-            [
-                _ci_term("language", value),
-                {"prefix": {"language": {"value": f"{value}-", "case_insensitive": True}}},
-            ]
-        )
-    if field == "tag":
-        return _ci_term("tags", value)
-    raise ValueError(f"unknown field {field!r}")
+@translates("text", "title", "body")
+def _words(term: Term, how: Translation) -> dict[str, Any]:
+    phrase = " ".join(term.tokens)
+    if how.analysed and not term.phrase:
+        fields = _ANALYSED[term.field]
+        return {"multi_match": {"query": term.value, "fields": list(fields), "operator": "and"}}
+    fields = (_ANALYSED_PHRASE if how.analysed else _EXACT)[term.field]
+    if len(fields) == 1:
+        return {"match_phrase": {fields[0]: phrase}}
+    return {"multi_match": {"query": phrase, "type": "phrase", "fields": list(fields)}}
 
 
-def to_es(node: Node, registry: ActorNames | None = None) -> dict[str, Any]:
-    registry = registry or IdentityNames()
+@translates("actor", "speaker")
+def _actor(term: Term, how: Translation) -> dict[str, Any]:
+    # canonical names are written by the enricher exactly as the registry spells them
+    target = "actor" if term.field == "actor" else "claim_speaker"
+    return {"terms": {target: actor_names(how.registry, term.value)}}
+
+
+@translates("outlet")
+def _outlet(term: Term, how: Translation) -> dict[str, Any]:
+    return _ci_term("outlet", term.value)
+
+
+@translates("domain")
+def _domain(term: Term, how: Translation) -> dict[str, Any]:
+    return _any(
+        [
+            _ci_term("domain", term.value),
+            {"wildcard": {"domain": {"value": f"*.{term.value}", "case_insensitive": True}}},
+        ]
+    )
+
+
+@translates("lang")
+def _lang(term: Term, how: Translation) -> dict[str, Any]:
+    return _any(
+        [
+            _ci_term("language", term.value),
+            {"prefix": {"language": {"value": f"{term.value}-", "case_insensitive": True}}},
+        ]
+    )
+
+
+@translates("tag")
+def _tag(term: Term, how: Translation) -> dict[str, Any]:
+    return _ci_term("tags", term.value)
+
+
+def term_query(term: Term, registry: ActorNames, analysed: bool = False) -> dict[str, Any]:
+    translate = TRANSLATIONS.get(term.field)
+    if translate is None:
+        raise ValueError(f"unknown field {term.field!r}")
+    return translate(term, Translation(registry, analysed))
+
+
+def to_es(
+    node: Node, registry: ActorNames | None = None, *, analysed: bool = False
+) -> dict[str, Any]:
+    """The query tree as one ES query. ``analysed``: see Translation."""
+    how = Translation(registry or IdentityNames(), analysed)
+    return _to_es(node, how)
+
+
+def _to_es(node: Node, how: Translation) -> dict[str, Any]:
     if isinstance(node, Term):
-        return term_query(node, registry)
+        return term_query(node, how.registry, how.analysed)
     if isinstance(node, Not):
-        return {"bool": {"must_not": [to_es(node.child, registry)]}}
+        return {"bool": {"must_not": [_to_es(node.child, how)]}}
     if isinstance(node, And):
-        return {"bool": {"filter": [to_es(c, registry) for c in node.children]}}
+        # search ranks by the words (must); alerts only filter
+        occur = "must" if how.analysed else "filter"
+        return {"bool": {occur: [_to_es(c, how) for c in node.children]}}
     if isinstance(node, Or):
-        return _any([to_es(c, registry) for c in node.children])
+        return _any([_to_es(c, how) for c in node.children])
     raise TypeError(f"not a query node: {node!r}")
 
 
@@ -116,6 +189,21 @@ def rule_to_es(rule: AlertRule, registry: ActorNames | None = None) -> dict[str,
             )
         )
     return {"bool": {"filter": clauses}}
+
+
+def rule_node(rule: AlertRule) -> Node:
+    """The rule's query AND its outlet (name or domain) and language filters, as one tree:
+    what ``alerts test`` hands to the shared search (the same clauses as rule_to_es)."""
+    outlets = [make_term(f, o) for o in rule.outlets for f in ("outlet", "domain")]
+    node = all_of(
+        [
+            parse(rule.query),
+            Or(tuple(outlets)) if outlets else None,
+            any_of("lang", rule.languages) if rule.languages else None,
+        ]
+    )
+    assert node is not None  # parse() never returns None
+    return node
 
 
 def kibana_rule(
@@ -162,7 +250,7 @@ def fields_in(query: Any) -> set[str]:
             if key in ("term", "match_phrase", "wildcard", "prefix", "terms", "range"):
                 found.update(value)
             elif key == "multi_match":
-                found.update(value["fields"])
+                found.update(f.split("^")[0] for f in value["fields"])  # without boosts
             else:
                 found |= fields_in(value)
     elif isinstance(query, list):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from pipeline import vocabulary
 from pipeline.alerts.query import And, Node, Not, Or, Term, iter_terms, words
 from pipeline.records import EnrichedArticle
 
@@ -94,44 +95,87 @@ def _resolved(names: set[str], registry: ActorNames) -> set[str]:
 
 
 Test = Callable[[ArticleView], bool]
+TestBuilder = Callable[[Term, frozenset[str]], Test]
+#: one builder per vocabulary field (pipeline.vocabulary): term and its names -> a test
+STREAM_TESTS: dict[str, TestBuilder] = {}
+
+
+def stream_test(*names: str) -> Callable[[TestBuilder], TestBuilder]:
+    """Register how terms of the vocabulary fields ``names`` test an ArticleView."""
+
+    def register(builder: TestBuilder) -> TestBuilder:
+        for name in names:
+            if name not in vocabulary.FIELDS:
+                raise ValueError(f"{name!r} is not a field of pipeline.vocabulary")
+            STREAM_TESTS[name] = builder
+        return builder
+
+    return register
+
+
+@stream_test("text", "title", "body")
+def _words_test(term: Term, names: frozenset[str]) -> Test:
+    """A closure specialised for the term's field: no dispatch left at evaluation time."""
+    field_ = term.field
+    if len(term.tokens) > 1:
+        # every word present (set lookups) before the substring search over the text
+        phrase, need = f" {' '.join(term.tokens)} ", frozenset(term.tokens)
+        if field_ == "title":
+            return lambda v: need <= v.title_words and phrase in v.title_joined
+        if field_ == "body":
+            return lambda v: need <= v.body_words and phrase in v.body_joined
+        return lambda v: need <= v.all_words and (
+            phrase in v.title_joined or phrase in v.body_joined
+        )
+    (word,) = term.tokens
+    if field_ == "title":
+        return lambda v: word in v.title_words
+    if field_ == "body":
+        return lambda v: word in v.body_words
+    return lambda v: word in v.all_words
+
+
+@stream_test("actor")
+def _actor_test(term: Term, names: frozenset[str]) -> Test:
+    return lambda v: not names.isdisjoint(v.actors)
+
+
+@stream_test("speaker")
+def _speaker_test(term: Term, names: frozenset[str]) -> Test:
+    return lambda v: not names.isdisjoint(v.speakers)
+
+
+@stream_test("outlet")
+def _outlet_test(term: Term, names: frozenset[str]) -> Test:
+    (value,) = names
+    return lambda v: v.outlet == value
+
+
+@stream_test("domain")
+def _domain_test(term: Term, names: frozenset[str]) -> Test:
+    (value,) = names
+    suffix = "." + value
+    return lambda v: v.domain == value or v.domain.endswith(suffix)
+
+
+@stream_test("lang")
+def _lang_test(term: Term, names: frozenset[str]) -> Test:
+    (value,) = names
+    prefix = value + "-"
+    return lambda v: v.lang == value or v.lang.startswith(prefix)
+
+
+@stream_test("tag")
+def _tag_test(term: Term, names: frozenset[str]) -> Test:
+    (value,) = names
+    return lambda v: value in v.tags
 
 
 def _term_test(term: Term, names: frozenset[str]) -> Test:
-    """A closure specialised for the term's field: no dispatch left at evaluation time."""
-    field_ = term.field
-    if field_ in ("text", "title", "body"):
-        if len(term.tokens) > 1:
-            # every word present (set lookups) before the substring search over the text
-            phrase, need = f" {' '.join(term.tokens)} ", frozenset(term.tokens)
-            if field_ == "title":
-                return lambda v: need <= v.title_words and phrase in v.title_joined
-            if field_ == "body":
-                return lambda v: need <= v.body_words and phrase in v.body_joined
-            return lambda v: need <= v.all_words and (
-                phrase in v.title_joined or phrase in v.body_joined
-            )
-        (word,) = term.tokens
-        if field_ == "title":
-            return lambda v: word in v.title_words
-        if field_ == "body":
-            return lambda v: word in v.body_words
-        return lambda v: word in v.all_words
-    if field_ == "actor":
-        return lambda v: not names.isdisjoint(v.actors)
-    if field_ == "speaker":
-        return lambda v: not names.isdisjoint(v.speakers)
-    (value,) = names
-    if field_ == "outlet":
-        return lambda v: v.outlet == value
-    if field_ == "domain":
-        suffix = "." + value
-        return lambda v: v.domain == value or v.domain.endswith(suffix)
-    if field_ == "lang":
-        prefix = value + "-"
-        return lambda v: v.lang == value or v.lang.startswith(prefix)
-    if field_ == "tag":
-        return lambda v: value in v.tags
-    raise ValueError(f"unknown field {field_!r}")  # the parser refuses these
+    builder = STREAM_TESTS.get(term.field)
+    if builder is None:
+        raise ValueError(f"unknown field {term.field!r}")  # the parser refuses these
+    return builder(term, names)
 
 
 class CompiledTerm:
@@ -141,7 +185,7 @@ class CompiledTerm:
 
     def __init__(self, term: Term, registry: ActorNames) -> None:
         self.term = term
-        if term.field in ("actor", "speaker"):
+        if vocabulary.FIELDS[term.field].actor:
             self.names = actor_names(registry, term.value)
         else:
             self.names = frozenset({" ".join(term.value.split()).casefold()})

@@ -19,24 +19,14 @@ error name the character position and what was expected in the analyst's terms.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-#: field prefix -> what it matches (see pipeline.alerts.matcher)
-FIELDS: dict[str, str] = {
-    "text": "words or a phrase in the title or the body (the default)",
-    "title": "words or a phrase in the title",
-    "body": "words or a phrase in the body",
-    "actor": "an extracted actor: its canonical name or any alias",
-    "speaker": "the canonical speaker of a claim, or any alias",
-    "outlet": "the outlet name, exactly (case-insensitive)",
-    "domain": "the site's domain or a subdomain of it",
-    "lang": "the article language ('en' also matches 'en-GB')",
-    "tag": "a tag of the feed the article came from",
-}
-FIELD_ALIASES = {"language": "lang", "actors": "actor", "source": "outlet", "site": "domain"}
-#: fields whose value is matched as words on word boundaries (others are exact names)
-TEXT_FIELDS = frozenset({"text", "title", "body"})
+from pipeline import vocabulary
+
+#: the fields a rule may name, shared with `wirewatch search` (pipeline.vocabulary)
+FIELDS = vocabulary.FIELDS
+FIELD_ALIASES = vocabulary.FIELD_ALIASES
 
 _WORD = re.compile(r"\w+")
 
@@ -272,10 +262,11 @@ class _Parser:
             self.take()
             return node
         if token.kind == "FIELD":
-            name = FIELD_ALIASES.get(token.text.lower(), token.text.lower())
-            if name not in FIELDS:
+            known_field = vocabulary.field_named(token.text)
+            if known_field is None:
                 known = ", ".join(f"{f}:" for f in FIELDS)
                 raise self.error(f"unknown field {token.text!r} (known: {known})", token)
+            name = known_field.name
             value = self.take()
             if value.kind not in ("WORD", "PHRASE"):
                 raise self.error(
@@ -296,7 +287,7 @@ class _Parser:
         if not value:
             raise self.error("empty phrase", token)
         tokens: tuple[str, ...] = ()
-        if field in TEXT_FIELDS:
+        if FIELDS[field].words:
             tokens = tuple(words(value))
             if not tokens:
                 raise self.error(f"{token.text!r} has no letters or digits to match", token)
@@ -314,6 +305,31 @@ def _describe(token: _Token) -> str:
 def parse(query: str) -> Node:
     """Parse a rule; raise QuerySyntaxError (with position and caret line) if malformed."""
     return _Parser(query).parse()
+
+
+def make_term(field: str, value: str) -> Term:
+    """A term built from a command-line option (``--actor Putin``), as the parser would."""
+    if field not in FIELDS:
+        raise ValueError(f"unknown field {field!r}")
+    value = " ".join(value.split())
+    tokens = tuple(words(value)) if FIELDS[field].words else ()
+    if not value or (FIELDS[field].words and not tokens):
+        raise QuerySyntaxError(f"empty value for {field}:", value, 0)
+    return Term(field, value, " " in value, 0, tokens)
+
+
+def any_of(field: str, values: Sequence[str]) -> Node:
+    """``field:v1 OR field:v2 ...`` (what a repeated option means)."""
+    terms = tuple(make_term(field, v) for v in values)
+    return terms[0] if len(terms) == 1 else Or(terms)
+
+
+def all_of(nodes: Sequence[Node | None]) -> Node | None:
+    """The nodes joined with AND (None for none)."""
+    present = tuple(n for n in nodes if n is not None)
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else And(present)
 
 
 def positive_only(node: Node) -> bool:

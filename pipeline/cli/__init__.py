@@ -40,6 +40,19 @@ class LazyGroup(click.Group):
         module = importlib.import_module(COMMANDS[cmd_name][0])
         return module.command
 
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.Abort, click.exceptions.Exit, SystemExit):
+            raise
+        except Exception as exc:
+            from pipeline.cli.errors import ServerUnreachable, server_error_line
+
+            line = server_error_line(exc)
+            if line is None:
+                raise
+            raise ServerUnreachable(line) from exc
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
         with formatter.section("Commands"):

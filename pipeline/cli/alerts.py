@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
 import click
 
+from pipeline import vocabulary
 from pipeline.alerts.engine import check_rule
 from pipeline.alerts.query import QuerySyntaxError
+from pipeline.cli.articles import TIME, article_lines, option_fields, vocabulary_options
 from pipeline.records import AlertRule, Delivery
 from pipeline.settings import get_settings
+from pipeline.vocabulary import TIME_HELP
+
+#: what a rule id looks like (pipeline.alerts.rules.rule_id_for); anything else is a query
+_RULE_ID = re.compile(r"^[^\s:\"()]+$")
 
 
 def _store():
@@ -33,15 +40,19 @@ def _refuse(error: QuerySyntaxError) -> None:
     sys.exit(2)
 
 
-@click.group()
-def command() -> None:
-    """Alert rules: add, list, remove, test.
+_HELP = """Alert rules: add, list, remove, test.
 
-    \b
-    Query language: words, "quoted phrases", AND, OR, NOT, parentheses; a space means AND.
-    Fields: actor: speaker: title: body: outlet: domain: lang: tag:
-    Example: actor:"Vladimir Putin" AND (Kursk OR ceasefire) NOT outlet:RT
-    """
+\b
+Query language (shared with `wirewatch search`): words, "quoted phrases", AND, OR, NOT,
+parentheses; a space means AND. Fields: {fields}
+Actor and speaker names resolve through the actor registry (actor:Putin matches
+Vladimir Putin). Example: actor:"Vladimir Putin" AND (Kursk OR ceasefire) NOT outlet:RT
+"""
+
+
+@click.group(help=_HELP.replace("{fields}", vocabulary.prefixes()))
+def command() -> None:
+    pass
 
 
 @command.command("add")
@@ -118,84 +129,65 @@ def remove(rule_id: str) -> None:
     click.echo(f"removed {rule_id}")
 
 
-def search_body(rule: AlertRule, registry: Any, since: str, limit: int) -> dict[str, Any]:
-    """One bucket per story cluster, the first copy indexed on top, oldest cluster first."""
-    from pipeline.alerts.esquery import rule_to_es
-
-    query = rule_to_es(rule, registry)
-    query["bool"]["filter"].append({"range": {"ingested_at": {"gte": f"now-{since}"}}})
-    return {
-        "size": 0,
-        "track_total_hits": True,
-        "query": query,
-        "aggs": {
-            "clusters": {
-                "terms": {
-                    "field": "story.cluster_id",
-                    "size": limit,
-                    "order": {"first": "asc"},
-                },
-                "aggs": {
-                    "first": {"min": {"field": "ingested_at"}},
-                    "top": {
-                        "top_hits": {
-                            "size": 1,
-                            "sort": [{"ingested_at": "asc"}],
-                            "_source": ["title", "url", "outlet", "published_at", "ingested_at"],
-                        }
-                    },
-                },
-            }
-        },
-    }
-
-
-def format_buckets(response: dict[str, Any]) -> list[str]:
-    lines = []
-    for bucket in response["aggregations"]["clusters"]["buckets"]:
-        source = bucket["top"]["hits"]["hits"][0]["_source"]
-        when = (source.get("ingested_at") or "")[:16].replace("T", " ")
-        lines.append(
-            f"{when}  {source.get('outlet') or '-':<18.18}  copies={bucket['doc_count']:<3}"
-            f"  {source.get('title', '')[:90]}  {source.get('url', '')}"
-        )
-    return lines
-
-
 @command.command("test")
 @click.argument("rule_or_query")
-@click.option("--since", default="30d", show_default=True, help="How far back (ES date math).")
-@click.option("--limit", default=50, show_default=True, help="Story clusters to show.")
+@vocabulary_options
+@click.option("--since", type=TIME, default="30d", show_default=True, help=f"From: {TIME_HELP}.")
+@click.option("--until", type=TIME, help="Until (same forms as --since).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
 @click.option("--show-query", is_flag=True, help="Print the Elasticsearch query too.")
-def test(rule_or_query: str, since: str, limit: int, show_query: bool) -> None:
-    """Show what RULE_OR_QUERY (a rule id, else a query) would have fired on, one line per
-    story cluster, from the articles already indexed."""
+def test(
+    rule_or_query: str,
+    since: str,
+    until: str | None,
+    limit: int,
+    show_query: bool,
+    **options: Any,
+) -> None:
+    """Show what RULE_OR_QUERY (a rule id, else a query) would have fired on: one alert per
+    story cluster, oldest first, printed as `wirewatch search` prints articles. Options
+    narrow it further, as in search."""
     from pipeline.adapters.elastic import make_client
+    from pipeline.alerts.esquery import rule_node
+    from pipeline.index.search import SearchRequest, build_search, search
 
     settings = get_settings()
     rule: AlertRule | None = None
-    try:
-        rule = _store().get(rule_or_query)
-    except Exception as exc:  # no Kafka: then the argument must be a query
-        click.echo(
-            f"(rules topic not readable: {type(exc).__name__}; treating as a query)", err=True
-        )
+    if _RULE_ID.match(rule_or_query):
+        try:
+            rule = _store().get(rule_or_query)
+        except Exception as exc:  # no Kafka: then the argument must be a query
+            click.echo(
+                f"(rules topic not readable: {type(exc).__name__}; treating as a query)", err=True
+            )
     if rule is None:
         rule = AlertRule(id="adhoc", name="ad hoc", query=rule_or_query)
     try:
         check_rule(rule)
+        request = SearchRequest(
+            query=rule_node(rule),
+            fields=option_fields(options),
+            since=since,
+            until=until,
+            exact_words=True,  # what the stream matcher matches
+            sort="oldest",
+            size=limit,
+        )
+        registry = _registry()
+        body = build_search(request, registry)
     except QuerySyntaxError as exc:
         _refuse(exc)
-    body = search_body(rule, _registry(), since, limit)
+        return
     if show_query:
         click.echo(json.dumps(body["query"], indent=2))
     es = make_client(settings)
     try:
-        response = es.search(index=settings.index_alias, **body)
+        result = search(es, settings.index_alias, request, registry)
     finally:
         es.close()
-    lines = format_buckets(response)
-    total = response["hits"]["total"]["value"]
-    for line in lines:
-        click.echo(line)
-    click.echo(f"{len(lines)} alert(s) would have fired ({total} matching articles): {rule.query}")
+    for hit in result.hits:
+        click.echo(article_lines(hit, sys.stdout.isatty()))
+    click.echo(
+        f"{result.total_stories} alert(s) would have fired "
+        f"({result.total_documents} matching articles): {rule.query}"
+    )

@@ -1,90 +1,83 @@
-"""Query the articles index from the terminal, one line per story."""
+"""Search indexed articles from the terminal, one line per story.
+
+\b
+QUERY is the alert rule language: words, "quoted phrases", AND, OR, NOT, parentheses,
+and the field prefixes {fields}
+Words are stemmed and ranked; phrases match exactly; actor names resolve through the actor
+registry, so --actor Putin finds Vladimir Putin. Options of one kind mean "any of".
+Example: wirewatch search 'ceasefire NOT outlet:RT' --actor Putin --since 7d
+"""
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from dataclasses import asdict
+from typing import Any
 
 import click
-from elastic_transport import ConnectionError as TransportConnectionError
 from elasticsearch import ApiError
 
-from pipeline.adapters.elastic import make_client, unreachable_message
-from pipeline.index.search import HIGHLIGHT_POST, HIGHLIGHT_PRE, Hit, SearchRequest, search
+from pipeline import vocabulary
+from pipeline.cli.articles import TIME, article_lines, option_fields, vocabulary_options
 from pipeline.settings import get_settings
 
-_MARK = re.compile(re.escape(HIGHLIGHT_PRE) + "(.*?)" + re.escape(HIGHLIGHT_POST))
+
+def refuse_query(error: Exception) -> None:
+    """A malformed query: its message with position and caret, exit 2 (as alerts add)."""
+    click.echo(f"error: {error}", err=True)
+    sys.exit(2)
 
 
-def _emphasise(text: str, color: bool) -> str:
-    return _MARK.sub(
-        (lambda m: click.style(m.group(1), bold=True, fg="yellow")) if color else r"*\1*", text
-    )
-
-
-def _line(hit: Hit, color: bool) -> str:
-    when = (hit.published_at or "")[:16].replace("T", " ") or "????-??-?? ??:??"
-    story = f"  [{hit.copies} copies, {len(hit.outlets)} outlets]" if hit.copies > 1 else ""
-    out = [f"{when}  {hit.outlet or '?'}: {_emphasise(hit.title, color)}{story}"]
-    out += [f"    … {_emphasise(' '.join(s.split()), color)} …" for s in hit.snippets[:1]]
-    out += [f"    claim — {c}" for c in hit.claims]
-    out.append(f"    {hit.url}")
-    return "\n".join(out)
-
-
-@click.command(help=__doc__)
+@click.command(help=(__doc__ or "").replace("{fields}", vocabulary.prefixes()))
 @click.argument("query", required=False)
-@click.option("--actor", "actors", multiple=True, help="Canonical actor (repeatable: any of).")
-@click.option("--outlet", "outlets", multiple=True, help="Outlet name, any case (repeatable).")
-@click.option("--lang", "languages", multiple=True, help="Language code, e.g. en (repeatable).")
-@click.option("--since", help="Published at or after: ISO date/time or 'now-7d'.")
-@click.option("--until", help="Published at or before: ISO date/time or date math.")
+@vocabulary_options
+@click.option("--since", type=TIME, help="Published at or after: 30d, now-7d or ISO date/time.")
+@click.option("--until", type=TIME, help="Published at or before (same forms as --since).")
 @click.option("--claims-only", is_flag=True, help="Only articles with attributed claims.")
-@click.option("--speaker", help="Only articles with claims made by this canonical actor.")
 @click.option("--with-number", is_flag=True, help="Only claims that carry a quantity.")
 @click.option("--all-copies", is_flag=True, help="One line per copy instead of per story.")
 @click.option("-n", "--limit", default=20, show_default=True, type=click.IntRange(1, 500))
 @click.option("--json", "as_json", is_flag=True, help="Print hits as JSON lines.")
 def command(
     query: str | None,
-    actors: tuple[str, ...],
-    outlets: tuple[str, ...],
-    languages: tuple[str, ...],
     since: str | None,
     until: str | None,
     claims_only: bool,
-    speaker: str | None,
     with_number: bool,
     all_copies: bool,
     limit: int,
     as_json: bool,
+    **options: Any,
 ) -> None:
+    from pipeline.adapters.elastic import make_client
+    from pipeline.alerts.query import QuerySyntaxError
+    from pipeline.enrich.actors import ActorRegistry
+    from pipeline.index.search import SearchRequest, search
+
     settings = get_settings()
     request = SearchRequest(
         query=query,
-        actors=actors,
-        outlets=outlets,
-        languages=languages,
+        fields=option_fields(options),
         since=since,
         until=until,
         claims_only=claims_only,
-        speaker=speaker,
         claim_with_number=with_number,
         collapse=not all_copies,
         size=limit,
     )
+    registry = ActorRegistry.load(settings.actors_file)
     client = make_client(settings)
     try:
-        result = search(client, settings.index_alias, request)
+        result = search(client, settings.index_alias, request, registry)
+    except QuerySyntaxError as exc:
+        refuse_query(exc)
+        return
     except ApiError as exc:
-        # A malformed query string is the usual cause: show ES's own reason.
+        # ES refusing a well-formed query: show its own reason.
         cause = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
         root = (cause.get("root_cause") or [cause])[0]
         raise click.ClickException(f"search refused: {root.get('reason') or exc}") from exc
-    except TransportConnectionError as exc:
-        raise click.ClickException(unreachable_message(settings, exc)) from exc
     finally:
         client.close()
     if as_json:
@@ -93,7 +86,7 @@ def command(
         return
     color = sys.stdout.isatty()
     for hit in result.hits:
-        click.echo(_line(hit, color))
+        click.echo(article_lines(hit, color))
     click.echo(
         f"{len(result.hits)} shown; {result.total_stories} stories, "
         f"{result.total_documents} articles match",

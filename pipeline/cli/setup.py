@@ -7,9 +7,8 @@ import importlib
 import logging
 
 import click
-from elastic_transport import ConnectionError as TransportConnectionError
 
-from pipeline.adapters.elastic import make_client, unreachable_message
+from pipeline.adapters.elastic import make_client
 from pipeline.index.setup import install, rollover
 from pipeline.settings import get_settings
 
@@ -55,8 +54,6 @@ def command(kafka: bool, elastic: bool, roll: bool, kibana_url: str | None) -> N
         try:
             report = install(client, settings)
             new_index = rollover(client, settings) if roll else None
-        except TransportConnectionError as exc:
-            raise click.ClickException(unreachable_message(settings, exc)) from exc
         finally:
             client.close()
         for line in report.lines():

@@ -1,36 +1,45 @@
-"""Search over the articles alias: query building and result shaping (``wirewatch search``).
+"""Search over the articles alias: query building and result shaping (``wirewatch search``
+and ``wirewatch alerts test``, which share the query language, the time syntax and the
+printed line of pipeline.vocabulary / pipeline.cli.articles).
 
-A query string runs over title, summary and text with English analysis (stemmed); quoted
-phrases go to the unstemmed ``.exact`` sub-fields; field prefixes (``actor:"Vladimir
-Putin"``, ``outlet:Reuters``) are the mapping's field names. By default results collapse to
-one hit per story cluster; a second request counts each shown story's copies and outlets
-over *all* its copies (not only those matching), so the count is current whatever copy was
-indexed last.
+The query is the alert rule language (pipeline.alerts.query): words, "phrases", AND, OR,
+NOT, parentheses and the vocabulary's field prefixes (``actor:Putin`` resolves through the
+actor registry). For search, words match the stemmed title, summary and text and rank the
+hits; quoted phrases match the unstemmed ``.exact`` sub-fields. ``exact_words`` (alerts
+test) makes words match as the stream matcher does. By default results collapse to one hit
+per story cluster; a second request counts each shown story's copies and outlets over *all*
+its copies (not only those matching), so the count is current whatever copy was indexed last.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from elasticsearch import Elasticsearch
 
-TEXT_FIELDS = ("title^3", "summary^2", "text")
+from pipeline import vocabulary
+from pipeline.alerts.esquery import actor_names, to_es
+from pipeline.alerts.matcher import ActorNames, IdentityNames
+from pipeline.alerts.query import Node, all_of, any_of, iter_terms, parse
+
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "<<", ">>"
+Sort = Literal["relevance", "newest", "oldest"]
 
 
 @dataclass(frozen=True)
 class SearchRequest:
-    query: str | None = None
-    actors: tuple[str, ...] = ()
-    outlets: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-    since: str | None = None  # ISO date/time or ES date math ("now-7d")
+    query: str | Node | None = None  # the shared query language, as text or parsed
+    # vocabulary field -> values, any of (what `--actor A --actor B` means); AND with query
+    fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    since: str | None = None  # a range bound: pipeline.vocabulary.time_bound
     until: str | None = None
     claims_only: bool = False
-    speaker: str | None = None  # claims made by this canonical actor
     claim_with_number: bool = False  # claims carrying at least one quantity
     collapse: bool = True  # one hit per story cluster
+    exact_words: bool = False  # words as the stream matcher matches them (alerts test)
+    sort: Sort = "relevance"  # relevance (then newest) with words in the query, else newest
     size: int = 20
 
 
@@ -56,11 +65,18 @@ class SearchResult:
     total_stories: int
 
 
-def claims_query(speaker: str | None, with_number: bool) -> dict[str, Any]:
-    """One nested query over claims: by ``speaker``, and/or carrying a quantity."""
+def claims_query(speakers: list[str] | str | None, with_number: bool) -> dict[str, Any]:
+    """One nested query over claims: by any of ``speakers`` (names as the enricher writes
+    them), and/or carrying a quantity."""
+    if isinstance(speakers, str):
+        speakers = [speakers]
     must: list[dict[str, Any]] = []
-    if speaker:
-        must.append({"term": {"claims.speaker": speaker}})
+    if speakers:
+        must.append(
+            {"term": {"claims.speaker": speakers[0]}}
+            if len(speakers) == 1
+            else {"terms": {"claims.speaker": list(speakers)}}
+        )
     if with_number:
         must.append(
             {
@@ -79,54 +95,66 @@ def claims_query(speaker: str | None, with_number: bool) -> dict[str, Any]:
     }
 
 
-def _any_term(field_name: str, values: tuple[str, ...], case_insensitive: bool) -> dict[str, Any]:
-    if not case_insensitive:
-        return {"terms": {field_name: list(values)}}
+def time_filter(since: str | None, until: str | None) -> dict[str, Any]:
+    """Published in [since, until]; an article without a publication time counts by when
+    it was indexed (feeds that carry no dates must not vanish from every window)."""
+    bounds = {k: v for k, v in (("gte", since), ("lte", until)) if v}
     return {
         "bool": {
             "should": [
-                {"term": {field_name: {"value": v, "case_insensitive": True}}} for v in values
+                {"range": {"published_at": bounds}},
+                {
+                    "bool": {
+                        "must_not": [{"exists": {"field": "published_at"}}],
+                        "filter": [{"range": {"ingested_at": bounds}}],
+                    }
+                },
             ],
             "minimum_should_match": 1,
         }
     }
 
 
-def build_search(request: SearchRequest) -> dict[str, Any]:
-    """Keyword arguments for ``client.search`` (index excluded)."""
+def query_node(request: SearchRequest) -> Node | None:
+    """The request's query AND one any-of per option field, as one tree."""
+    query = parse(request.query) if isinstance(request.query, str) else request.query
+    options = [any_of(name, values) for name, values in request.fields.items() if values]
+    return all_of([query, *options])
+
+
+def _has_words(node: Node | None) -> bool:
+    if node is None:
+        return False
+    return any(vocabulary.FIELDS[t.field].words for t, negated in iter_terms(node) if not negated)
+
+
+def build_search(request: SearchRequest, registry: ActorNames | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``client.search`` (index excluded). Raises QuerySyntaxError."""
+    registry = registry or IdentityNames()
     must: list[dict[str, Any]] = []
     filters: list[dict[str, Any]] = []
-    if request.query:
-        must.append(
-            {
-                "query_string": {
-                    "query": request.query,
-                    "fields": list(TEXT_FIELDS),
-                    "default_operator": "AND",
-                    "quote_field_suffix": ".exact",
-                    "allow_leading_wildcard": False,
-                }
-            }
-        )
-    if request.actors:
-        filters.append(_any_term("actor", request.actors, case_insensitive=False))
-    if request.outlets:
-        filters.append(_any_term("outlet", request.outlets, case_insensitive=True))
-    if request.languages:
-        filters.append(_any_term("language", request.languages, case_insensitive=True))
+    node = query_node(request)
+    if node is not None:
+        must.append(to_es(node, registry, analysed=not request.exact_words))
     if request.since or request.until:
-        bounds = {k: v for k, v in (("gte", request.since), ("lte", request.until)) if v}
-        filters.append({"range": {"published_at": bounds}})
+        filters.append(time_filter(request.since, request.until))
     if request.claims_only:
         filters.append({"term": {"has_claims": True}})
-    if request.speaker or request.claim_with_number:
+    speakers = request.fields.get("speaker", ())
+    if speakers or request.claim_with_number:
         # In `must`, not `filter`, so the nested inner hits (the matching claims) come back.
-        must.append(claims_query(request.speaker, request.claim_with_number))
+        names = sorted({n for s in speakers for n in actor_names(registry, s)})
+        must.append(claims_query(names, request.claim_with_number))
 
+    sort: list[Any] = [{"published_at": {"order": "desc", "missing": "_last"}}]
+    if request.sort == "oldest":
+        sort = [{"published_at": {"order": "asc", "missing": "_last"}}]
+    elif request.sort == "relevance" and _has_words(node):
+        sort = ["_score", *sort]
     body: dict[str, Any] = {
         "query": {"bool": {"must": must or [{"match_all": {}}], "filter": filters}},
         "size": request.size,
-        "sort": (["_score"] if request.query else []) + [{"published_at": "desc"}],
+        "sort": sort,
         "track_total_hits": True,
         "source_excludes": ["text", "claims", "actors", "summary"],
         "highlight": {
@@ -181,8 +209,13 @@ def _hit(raw: dict[str, Any]) -> Hit:
     )
 
 
-def search(client: Elasticsearch, index: str, request: SearchRequest) -> SearchResult:
-    response = client.search(index=index, **build_search(request))
+def search(
+    client: Elasticsearch,
+    index: str,
+    request: SearchRequest,
+    registry: ActorNames | None = None,
+) -> SearchResult:
+    response = client.search(index=index, **build_search(request, registry))
     hits = [_hit(raw) for raw in response["hits"]["hits"]]
     clusters = list(dict.fromkeys(h.cluster_id for h in hits))
     if clusters:

@@ -214,20 +214,28 @@ def test_alerts_test_shows_one_line_per_story_cluster(
     get_settings.cache_clear()
     try:
         runner = CliRunner()
-        result = runner.invoke(cli, ["alerts", "test", "actor:Putin AND kursk"])
+        result = runner.invoke(cli, ["alerts", "test", "actor:Putin AND kursk", "--since", "3000d"])
         assert result.exit_code == 0, result.output
-        lines = [line for line in result.output.splitlines() if "copies=" in line]
+        # printed as search prints: publish time, outlet, title, copies; oldest story first
+        lines = [line for line in result.output.splitlines() if " copies, " in line]
         assert len(lines) == 2  # two stories, five matching copies
-        assert "copies=3" in lines[0] and "copies=2" in lines[1]
+        assert "[3 copies, 3 outlets]" in lines[0] and "[2 copies, 2 outlets]" in lines[1]
         assert "2 alert(s) would have fired (5 matching articles)" in result.output
+        # the same vocabulary and time syntax as search
+        same = runner.invoke(
+            cli, ["alerts", "test", "kursk", "--actor", "Putin", "--since", "now-3000d"]
+        )
+        assert "2 alert(s) would have fired (5 matching articles)" in same.output, same.output
         # NOT removes, the alias expands: "V. Putin" is an alias of the canonical name
-        none = runner.invoke(cli, ["alerts", "test", 'actor:"V. Putin" NOT kursk'])
+        none = runner.invoke(
+            cli, ["alerts", "test", 'actor:"V. Putin" NOT kursk', "--since", "3000d"]
+        )
         assert "0 alert(s) would have fired" in none.output, none.output
         # a stored rule is found by id, with its filters
         RuleStore(get_settings()).add(
             AlertRule(id="lisbon", name="Lisbon", query="lisbon OR rain", languages=["en"])
         )
-        stored = runner.invoke(cli, ["alerts", "test", "lisbon"])
+        stored = runner.invoke(cli, ["alerts", "test", "lisbon", "--since", "2025-01-01"])
         assert "1 alert(s) would have fired (1 matching articles): lisbon OR rain" in stored.output
         bad = runner.invoke(cli, ["alerts", "test", "kursk AND"])
         assert bad.exit_code == 2 and "position 9" in bad.output

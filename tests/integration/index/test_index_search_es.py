@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 
+from pipeline.enrich.actors import ActorRegistry
 from pipeline.index import samples
 from pipeline.index.search import SearchRequest, claims_query, search
 from pipeline.index.sink import BulkSink
@@ -135,18 +136,25 @@ def test_stemmed_query_and_filters(
 ) -> None:
     index(es_settings, es, _corpus())
 
+    registry = ActorRegistry.load()
+
     def ids(**kwargs: object) -> set[str]:
         request = SearchRequest(collapse=False, **kwargs)  # type: ignore[arg-type]
-        return {h.cluster_id for h in search(es, installed.alias, request).hits}
+        return {h.cluster_id for h in search(es, installed.alias, request, registry).hits}
 
     # "negotiation" finds "negotiates"/"negotiating" through the English stemmer.
     assert ids(query="negotiate") == {"c00000002"}
     # A quoted phrase matches the exact words only.
     assert ids(query='"were negotiating"') == {"c00000002"}
     assert ids(query='"was negotiating"') == set()
-    assert ids(query="Kursk", outlets=("reuters",)) == {"c00000001"}
-    assert ids(query="Kursk", languages=("fr",)) == {"c00000003"}
-    assert ids(actors=("Valery Gerasimov",), since="2025-03-01") == {"c00000001", "c00000003"}
+    assert ids(query="Kursk", fields={"outlet": ("reuters",)}) == {"c00000001"}
+    assert ids(query="Kursk", fields={"lang": ("fr",)}) == {"c00000003"}
+    since = "2025-03-01"
+    assert ids(fields={"actor": ("Valery Gerasimov",)}, since=since) == {"c00000001", "c00000003"}
+    # an alias finds the canonical actor, as a rule's actor:Putin does
+    assert ids(fields={"actor": ("Putin",)}) == ids(fields={"actor": ("Vladimir Putin",)}) != set()
+    assert ids(query="actor:Putin") == ids(fields={"actor": ("Putin",)})
+    assert ids(query="Kursk NOT outlet:reuters") == {"c00000001", "c00000003"}  # other copies
     assert ids(until="2025-02-01") == {"c00000002"}
     assert ids(claims_only=True) == {"c00000001", "c00000003"}
     assert ids(query='actor:"Vladimir Putin" AND outlet:BBC') == {"c00000001"}
@@ -160,7 +168,9 @@ def test_search_cli_prints_one_line_per_story_with_its_copies(
     from pipeline.cli import cli
 
     index(es_settings, es, _corpus())
-    result = CliRunner().invoke(cli, ["search", "Kursk", "--speaker", "Valery Gerasimov"])
+    result = CliRunner().invoke(
+        cli, ["search", "Kursk", "--speaker", "Gerasimov", "--since", "3000d"]
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[-1] == "2 shown; 2 stories, 5 articles match"  # the summary, on stderr

@@ -54,6 +54,8 @@ def test_every_field_the_translation_can_name_is_in_the_articles_template(
     query = "text:a title:b body:c actor:d speaker:e outlet:f domain:g lang:h tag:i"
     rule = AlertRule(id="r", name="r", query=query, languages=["en"], outlets=["x"])
     used = fields_in(rule_to_es(rule, registry))
+    # search's translation: stemmed words, exact phrases
+    used |= fields_in(to_es(parse(query + ' "d e" title:"f g"'), registry, analysed=True))
     assert used == set(FIELDS_USED)
 
 

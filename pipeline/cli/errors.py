@@ -1,0 +1,108 @@
+"""One plain line for a server that does not answer, for every command.
+
+Commands let client exceptions propagate; the ``wirewatch`` group (pipeline.cli) hands any
+exception to ``server_error_line`` and, when it names an unreachable Kafka, Elasticsearch or
+Kibana, prints that line instead of a traceback and exits 1. A command may also raise
+``ServerUnreachable`` itself. The line names the server, its address and what to fix, never
+a secret (only URLs from the settings, which carry no credentials of ours).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import click
+
+from pipeline.settings import Settings, get_settings
+
+EXIT_UNREACHABLE = 1
+
+
+class ServerUnreachable(click.ClickException):
+    exit_code = EXIT_UNREACHABLE
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _kafka_line(settings: Settings) -> str:
+    from pipeline.adapters.kafka import KafkaNotConfiguredError, bootstrap_servers
+
+    try:
+        where = bootstrap_servers(settings)
+    except KafkaNotConfiguredError as missing:
+        return str(missing)
+    fix = (
+        "check WIREWATCH_KAFKA_BOOTSTRAP and that the brokers are up"
+        if settings.kafka_bootstrap
+        else "start it with `wirewatch stack up` or set WIREWATCH_KAFKA_BOOTSTRAP"
+    )
+    return f"cannot reach Kafka at {where}; {fix}"
+
+
+def _es_line(settings: Settings) -> str:
+    from pipeline.adapters.elastic import ElasticsearchNotConfiguredError, es_url
+
+    try:
+        where = es_url(settings)
+    except ElasticsearchNotConfiguredError as missing:
+        return str(missing)
+    fix = (
+        "check WIREWATCH_ES_URL and that the cluster is up"
+        if settings.es_url
+        else "start it with `wirewatch stack up` or set WIREWATCH_ES_URL"
+    )
+    return f"cannot reach Elasticsearch at {where}; {fix}"
+
+
+def _kibana_line(url: str) -> str:
+    return f"cannot reach Kibana at {url}; check --url/--kibana-url or WIREWATCH_KIBANA_URL"
+
+
+def _is_kafka(exc: BaseException) -> bool:
+    module = type(exc).__module__ or ""
+    if module.startswith("kafka.errors"):
+        from kafka.errors import KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable
+
+        return isinstance(exc, KafkaConnectionError | KafkaTimeoutError | NoBrokersAvailable)
+    if module.startswith("aiokafka.errors"):
+        from aiokafka.errors import KafkaConnectionError as AioConnectionError
+        from aiokafka.errors import KafkaTimeoutError as AioTimeoutError
+
+        return isinstance(exc, AioConnectionError | AioTimeoutError)
+    return False
+
+
+def server_error_line(exc: BaseException, settings: Settings | None = None) -> str | None:
+    """The one line for an exception that means "a server does not answer", else None."""
+    from elastic_transport import ConnectionError as EsConnectionError
+    from elastic_transport import ConnectionTimeout as EsTimeout
+
+    from pipeline.adapters.elastic import ElasticsearchNotConfiguredError
+    from pipeline.adapters.kafka import KafkaNotConfiguredError
+
+    settings = settings or get_settings()
+    for link in _chain(exc):
+        if isinstance(link, KafkaNotConfiguredError | ElasticsearchNotConfiguredError):
+            return str(link)
+        if isinstance(link, EsConnectionError | EsTimeout):
+            return _es_line(settings)
+        if _is_kafka(link):
+            return _kafka_line(settings)
+        if type(link).__module__.startswith("httpx"):
+            import httpx
+
+            if isinstance(link, httpx.TransportError):
+                try:
+                    url = link.request.url
+                    where = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+                except RuntimeError:  # raised before a request existed
+                    where = settings.kibana_url or "?"
+                return _kibana_line(where)
+    return None
