@@ -122,5 +122,7 @@ def test_replay_cli(
 
     # One line per story (each sample is its own story), once the refresh shows them all.
     wait_until(lambda: lines() == n_old + n_new, timeout=15, message="all replayed found")
+    # The query is the rule language: a malformed one is refused before Elasticsearch sees it,
+    # with its position, exit 2 (as alerts add).
     refused = CliRunner().invoke(cli, ["search", "title:(unclosed"])
-    assert refused.exit_code == 1 and "search refused" in refused.output
+    assert refused.exit_code == 2 and refused.output.startswith("error: "), refused.output
