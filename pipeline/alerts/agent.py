@@ -47,6 +47,7 @@ from pipeline.topics import ALERT_MATCHES, ALERT_RULES, ALERTS, ARTICLES_ENRICHE
 from pipeline.worker.channels import raw_topic
 from pipeline.worker.deadletter import DeadLetters
 from pipeline.worker.outcomes import DEAD_LETTERS, count
+from pipeline.worker.tables import JSON_CODEC, CodecTable, bytes_table
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,8 @@ def register(
             name="alert-rules",
             partitions=ALERT_RULES.partitions,
             changelog_topic=rules_topic,  # its raw codecs decode; workers never write it
+            key_type=bytes,
+            value_type=bytes,
             recovery_buffer_size=1,
             standby_buffer_size=1,
             is_global=True,
@@ -151,12 +154,16 @@ def register(
             help="alert rules by id, read from the compacted rules topic",
         )
     )
-    state_table = app.Table(
-        "alert-state", default=None, partitions=ALERT_MATCHES.partitions, value_type=dict
+    # bytes in the table, JSON through a codec: Faust never calls ``from_data`` on it
+    state_table = bytes_table(
+        app,
+        "alert-state",
+        partitions=ALERT_MATCHES.partitions,
+        help="alert id -> the alert fired and the article ids seen (JSON)",
     )
     stage = AlertStage(app, settings, index, rules_table, state_table)
     stage_ref.append(stage)
-    tracker = AlertTracker(state_table)
+    tracker = AlertTracker(CodecTable(state_table, JSON_CODEC))
 
     async def send_dead_letter(record: DeadLetter) -> None:
         """A dead letter that is not one input message (a webhook or index failure)."""

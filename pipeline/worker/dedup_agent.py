@@ -25,6 +25,7 @@ from pipeline.topics import ARTICLES_DEDUPED, ARTICLES_RAW
 from pipeline.worker.channels import raw_topic
 from pipeline.worker.deadletter import DeadLetters
 from pipeline.worker.outcomes import DEDUP_MATCHES, DEDUP_STATE, count
+from pipeline.worker.tables import JSON_CODEC, CodecTable, bytes_table
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +77,13 @@ def register(app: faust.App, settings: Settings) -> DedupStage:
     raw = raw_topic(app, ARTICLES_RAW, settings)
     deduped = raw_topic(app, ARTICLES_DEDUPED, settings)
     dead_letters = DeadLetters(app, settings)
-    table = app.Table(
+    table = bytes_table(
+        app,
         TABLE,
-        default=None,
         partitions=ARTICLES_RAW.partitions,
-        schema=faust.Schema(key_serializer="json", value_serializer="json"),
-        help="dedup window: article id -> dedup entry",
+        help="dedup window: article id -> dedup entry (JSON)",
     )
-    stage = DedupStage(table, dedup_config(settings))
+    stage = DedupStage(CodecTable(table, JSON_CODEC), dedup_config(settings))
 
     @table.on_recover
     async def _recovered() -> None:

@@ -52,6 +52,13 @@ class Worker:
         except httpx.HTTPError:
             return False
 
+    def wait_ready(self, timeout: float, message: str = "worker ready") -> None:
+        """Until /readyz answers 200; fails at once (with the log) if the worker exits."""
+        from helpers import wait_until
+
+        wait_until(lambda: not self.alive() or self.ready(), timeout=timeout, message=message)
+        assert self.alive(), f"worker exited ({self.proc.returncode}):\n{self.tail()}"
+
     def metrics(self) -> str:
         return httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
 
