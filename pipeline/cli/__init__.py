@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("pipeline.cli.worker", "Run the stream worker: dedup, enrich, alert, index."),
     "alerts": ("pipeline.cli.alerts", "Manage alert rules: add, list, remove, test."),
     "kibana": ("pipeline.cli.kibana", "Import the Kibana saved objects and alerting rules."),
+    "audit": ("pipeline.cli.audit", "Account for every article: indexed, dead-lettered, lost."),
 }
 
 
