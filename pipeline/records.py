@@ -43,7 +43,12 @@ class Article(Record):
     canonical_url: str | None = Field(None, description="<link rel=canonical> of the page")
     feed_url: str
     feed_name: str | None = None
-    outlet: str | None = Field(None, description="site name, e.g. 'Reuters'")
+    outlet: str | None = Field(
+        None, description="the feed's name in the registry, else the page's site name"
+    )
+    site_name: str | None = Field(
+        None, description="the site name the page declares (og:site_name), when it has one"
+    )
     domain: str = Field(description="registered host of the normalised URL, lower case")
     title: str
     summary: str | None = Field(None, description="the feed's own summary, HTML stripped")

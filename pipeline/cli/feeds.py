@@ -86,7 +86,11 @@ def list_(file: Path | None) -> None:
 
 @command.command()
 @click.argument("url")
-@click.option("--name")
+@click.option(
+    "--name",
+    help="The outlet, e.g. 'Loopback Times': what `search --outlet` and rules' outlet: match "
+    "(default: the page's site name, else the feed's title).",
+)
 @click.option("--tag", "tags", multiple=True, help="Repeatable.")
 @click.option("--language", help="ISO 639-1 code, e.g. en.")
 @click.option("--interval", type=int, help="Fixed poll interval in seconds (>= 60).")
@@ -159,7 +163,7 @@ def export(output: Path | None, file: Path | None) -> None:
 @command.command()
 @click.argument("url")
 def unpark(url: str) -> None:
-    """Poll a parked feed again from the next cycle."""
+    """Poll a parked feed again from the next cycle (`feeds list` shows parked feeds)."""
     from pipeline.poll.state import StateStore
 
     db = get_settings().home / "poller.sqlite3"

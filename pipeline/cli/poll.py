@@ -63,6 +63,8 @@ def command(once: bool, feeds_file: Path | None, quiet: bool) -> None:
             if once:
                 report = await poller.run_once(ignore_schedule=True)
                 click.echo(report.summary())
+                for notice in report.park_notices():
+                    click.secho(notice, fg="red", err=True)
                 if report.pending:
                     click.secho(
                         f"{report.pending} articles wait in the outbox for Kafka; "

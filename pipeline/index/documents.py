@@ -57,6 +57,7 @@ def to_document(record: EnrichedArticle, *, ingested_at: datetime | None = None)
         "feed_url": a.feed_url,
         "feed_name": a.feed_name,
         "outlet": a.outlet,
+        "site_name": a.site_name,
         "domain": a.domain,
         "language": a.language,
         "tags": a.tags,

@@ -76,6 +76,7 @@ class PollReport:
     pending: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (feed or link, reason)
     page_fallbacks: int = 0
+    parked: list[tuple[str, str]] = field(default_factory=list)  # (feed, why) parked now
     duration_s: float = 0.0
 
     def count(self, outcome: str) -> int:
@@ -89,6 +90,9 @@ class PollReport:
     def malformed(self) -> dict[str, str]:
         return {o.url: o.bozo_reason or "" for o in self.outcomes if o.malformed}
 
+    def park_notices(self) -> list[str]:
+        return [park_notice(url, why) for url, why in self.parked]
+
     def summary(self) -> str:
         return (
             f"{len(self.outcomes)} feeds polled ({self.count('new')} with new items, "
@@ -100,6 +104,14 @@ class PollReport:
             f"{self.pending} pending, {len(self.rejected)} rejected, "
             f"{self.page_fallbacks} with feed text, in {self.duration_s:.1f}s"
         )
+
+
+def park_notice(url: str, reason: str) -> str:
+    """What an operator reads when a poll parks a feed: why, and how to poll it again."""
+    return (
+        f"parked {url}: {reason}. It is not polled again until you fix it and run "
+        f"`wirewatch feeds unpark {url}`"
+    )
 
 
 def replica_ordinal(settings: Settings) -> int:
@@ -229,6 +241,8 @@ class Poller:
                 outcome = await self._poll_feed(spec, states.get(spec.url), report)
             report.outcomes.append(outcome)
             metrics.FEEDS.labels(outcome.outcome).inc()
+            if outcome.parked:  # only feeds that were due, so parked by this very poll
+                report.parked.append((outcome.url, outcome.parked))
             if self.progress is not None:
                 self.progress(outcome)
 
@@ -248,6 +262,8 @@ class Poller:
         while not stop.is_set():
             report = await self.run_once()
             log.info("poll cycle: %s", report.summary())
+            for notice in report.park_notices():
+                log.warning("%s", notice)
             if time.time() - last_prune > 24 * 3600:
                 self.state.prune_seen()
                 last_prune = time.time()
@@ -482,7 +498,10 @@ class Poller:
             canonical_url=extracted.canonical_url if extracted else None,
             feed_url=spec.url,
             feed_name=spec.name or parsed.title,
-            outlet=(extracted.site_name if extracted else None) or spec.name or parsed.title,
+            # The operator's name for the feed is the outlet (what `search --outlet` and
+            # rules match); the page's own site name is kept beside it.
+            outlet=spec.name or (extracted.site_name if extracted else None) or parsed.title,
+            site_name=extracted.site_name if extracted else None,
             domain=domain_of(link),
             title=title,
             summary=summary,

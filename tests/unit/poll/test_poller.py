@@ -221,3 +221,45 @@ def test_page_text_or_feed_fallback_with_reason(tmp_path: Path) -> None:
     assert articles[bad]["text_source"] == "feed"
     assert articles[bad]["text_note"].startswith("page not fetched: too-large")
     assert articles[bad]["text"] == "Summary of Bad"
+
+
+def test_a_poll_that_parks_a_feed_says_why_and_how_to_unpark(settings: Settings) -> None:
+    error = FetchError("blocked-address", "refused to connect to 10.0.0.1: private address", FEED)
+    poller = make(settings, ScriptedFetcher({FEED: [error]}), Sink(), [FEED])
+    report = asyncio.run(poller.run_once())
+    assert [url for url, _ in report.parked] == [FEED]
+    (notice,) = report.park_notices()
+    assert "10.0.0.1" in notice and f"wirewatch feeds unpark {FEED}" in notice
+    # Already parked: the next poll does not poll it, so it does not announce it again.
+    assert asyncio.run(poller.run_once(ignore_schedule=True)).parked == []
+
+
+def test_the_operators_feed_name_is_the_outlet_and_the_site_name_is_kept(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(home=tmp_path, poll_per_host_spacing_s=0, fetch_pages=True)
+    named, unnamed = "https://wire.example/named", "https://wire.example/unnamed"
+    fetcher = ScriptedFetcher(
+        {
+            FEED: [ok(FEED, rss(("Named", named)))],
+            OTHER: [ok(OTHER, rss(("Unnamed", unnamed)))],
+            named: [ok(named, PAGE, ctype="text/html")],
+            unnamed: [ok(unnamed, PAGE, ctype="text/html")],
+        }
+    )
+    sink = Sink()
+    feeds = [FeedSpec(url=FEED, name="Loopback Times"), FeedSpec(url=OTHER)]
+    poller = Poller(
+        settings,
+        feeds,
+        state=StateStore(settings.home / "state.sqlite3"),
+        sink=sink,
+        fetcher=fetcher,  # type: ignore[arg-type]
+    )
+    asyncio.run(poller.run_once())
+    articles = {json.loads(v)["url"]: json.loads(v) for _, v in sink.received}
+    # The page declares og:site_name 'Wire'; the name the operator gave wins.
+    assert articles[named]["outlet"] == "Loopback Times"
+    assert articles[named]["site_name"] == "Wire"
+    # Without a name, the page's site name is the outlet.
+    assert articles[unnamed]["outlet"] == "Wire"
