@@ -94,15 +94,17 @@ def podman_options(role: str) -> None:
     memory = container.get("resources", {}).get("limits", {}).get("memory")
     if memory:
         options.append(f"--memory={quantity_bytes(memory)}")
-    # emptyDir volumes become tmpfs of the same size; podman refuses uid=/gid= options,
-    # so the sticky world-writable mode stands in for fsGroup ownership.
+    # emptyDir volumes become tmpfs of the same size. podman copies the image directory's
+    # owner and mode onto a tmpfs mounted over it (root, 0750 for /var/lib/wirewatch, so
+    # mode= is ignored and uid 10001 could not write); "U" chowns the tmpfs to the
+    # container's user and group, which is what fsGroup does to an emptyDir.
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     for mount in container.get("volumeMounts", []):
         volume = volumes[mount["name"]]
         if "emptyDir" in volume:
             size = volume["emptyDir"].get("sizeLimit")
             size_option = f",size={quantity_bytes(size)}" if size else ""
-            options.append(f"--tmpfs={mount['mountPath']}:rw,mode=1777{size_option}")
+            options.append(f"--tmpfs={mount['mountPath']}:rw,U{size_option}")
     click.echo("\n".join(options))
 
 

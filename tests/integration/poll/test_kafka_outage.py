@@ -121,6 +121,7 @@ def test_kafka_down_while_polling_loses_nothing(stack: LocalStack, tmp_path: Pat
         deadline = time.monotonic() + 120
         while (await poller.deliver()).pending:  # the outbox drains once Kafka is back
             assert time.monotonic() < deadline, "outbox not delivered within 120s"
+        assert poller.ready(), "Kafka took the outbox but the poller is not ready (/readyz)"
         after = await poller.run_once(ignore_schedule=True)
         assert after.articles_queued == 0 and after.pending == 0 and after.articles_sent == 0
 
