@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     poller_replicas: int = 1
     poller_ordinal: int | None = None
     poller_port: int = 9100  # /healthz, /readyz, /metrics
+    # Address the poller's and the worker's health/metrics endpoints listen on: loopback
+    # unless opened on purpose (the Kubernetes manifests set 0.0.0.0 for probes and scrapes).
+    health_bind_host: str = "127.0.0.1"
     poll_concurrency: int = 64
     poll_per_host_concurrency: int = 2
     poll_per_host_spacing_s: float = 1.0

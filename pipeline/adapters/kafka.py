@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaProducer
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from pipeline import topics
 from pipeline.settings import Settings
@@ -112,9 +112,6 @@ class KafkaArticleSink:
 
     def __init__(self, producer: KafkaProducer, topic: str) -> None:
         self.producer, self.topic = producer, topic
-        # kafka-python 3 bootstraps in the constructor (it raises when no broker answers),
-        # so a sink starts reachable; after that, the last delivery's outcome says.
-        self._last_delivery_ok = True
 
     def deliver(self, items: list[tuple[str, bytes]]) -> tuple[list[str], dict[str, str]]:
         """(acknowledged keys, {key: error} for the rest)."""
@@ -136,18 +133,51 @@ class KafkaArticleSink:
                 acked.append(key)
             except KafkaError as exc:
                 failed[key] = f"{type(exc).__name__}: {exc}"
-        if items:
-            self._last_delivery_ok = not failed
         return acked, failed
-
-    def ready(self) -> bool:
-        """Kafka took our last delivery (or, before any, the bootstrap succeeded).
-
-        Not ``producer.bootstrap_connected()``: in kafka-python 3 that is true only while
-        the bootstrap is in flight, so a working poller was never ready. Not a connection
-        check either: the producer closes idle connections, and an idle poller is healthy.
-        """
-        return self._last_delivery_ok
 
     def close(self) -> None:
         self.producer.close(timeout=10)
+
+
+class TopicLeaderProbe:
+    """Can the poller deliver? Asks the brokers for the articles topic's metadata, bounded.
+
+    Not ``KafkaProducer.bootstrap_connected()``: that is only the bootstrap connection, which
+    the client closes once it knows the cluster, so it reads false on a healthy producer.
+    ``check`` raises unless a broker answered a metadata request within ``timeout_s`` and
+    every partition of the topic has a leader (what a send needs). Blocking: call it from a
+    thread of its own. A failed client is dropped and rebuilt, so a restarted broker is
+    found again whatever state the old connection was left in.
+    """
+
+    def __init__(self, settings: Settings, topic: str, timeout_s: float = 3.0) -> None:
+        self.settings, self.topic = settings, topic
+        self.timeout_ms = int(timeout_s * 1000)
+        self._admin: KafkaAdminClient | None = None
+
+    def check(self) -> None:
+        try:
+            if self._admin is None:
+                self._admin = KafkaAdminClient(
+                    **client_options(self.settings),
+                    bootstrap_timeout_ms=self.timeout_ms,
+                    request_timeout_ms=self.timeout_ms,
+                )
+            (described,) = self._admin.describe_topics([self.topic])
+        except Exception:
+            self.close()
+            raise
+        error = described.get("error_code", 0)
+        if error:
+            raise KafkaError(f"topic {self.topic}: {for_code(error).__name__}")
+        partitions = described.get("partitions") or []
+        if not partitions or any(p.get("leader_id", -1) < 0 for p in partitions):
+            raise KafkaError(f"topic {self.topic} has a partition without a leader")
+
+    def close(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            try:
+                admin.close()
+            except Exception:  # closing a broken client must not hide why it broke
+                log.debug("closing the readiness admin client failed", exc_info=True)

@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 def command(once: bool, feeds_file: Path | None, quiet: bool) -> None:
     """Poll feeds, fetch and extract new articles, and produce them to Kafka.
 
-    Serves /healthz, /readyz and /metrics on WIREWATCH_POLLER_PORT (default 9100) while
-    running continuously.
+    Serves /healthz, /readyz and /metrics on WIREWATCH_HEALTH_BIND_HOST (default 127.0.0.1)
+    port WIREWATCH_POLLER_PORT (default 9100) while running continuously. /readyz answers 200
+    while Kafka can take deliveries (a recent acknowledgement or a metadata probe of the
+    articles topic), 503 with the reason otherwise.
     """
     from pipeline.adapters.kafka import ensure_topics
     from pipeline.poll.poller import FeedOutcome, Poller
@@ -76,12 +78,17 @@ def command(once: bool, feeds_file: Path | None, quiet: bool) -> None:
                 return 0
             from pipeline.poll.metrics import serve_health
 
-            server = serve_health(settings.poller_port, poller.ready)
+            poller.watch_readiness()
+            server = serve_health(settings.poller_port, poller.ready, settings.health_bind_host)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            click.echo(f"polling; health and metrics on :{settings.poller_port}", err=True)
+            click.echo(
+                f"polling; health and metrics on "
+                f"http://{settings.health_bind_host}:{settings.poller_port}",
+                err=True,
+            )
             try:
                 await poller.run_forever(stop)
             finally:

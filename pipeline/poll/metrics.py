@@ -8,6 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
+from pipeline.poll.readiness import Readiness
+
 FEEDS = Counter(
     "wirewatch_poll_feeds_total",
     "Feed polls by outcome (new, no-new, not-modified, unchanged, failed, refused)",
@@ -27,19 +29,25 @@ PARKED = Gauge("wirewatch_poll_feeds_parked", "Feeds parked after repeated failu
 
 
 def serve_health(
-    port: int, ready: Callable[[], bool], host: str = "0.0.0.0"
+    port: int, ready: Callable[[], Readiness], host: str = "127.0.0.1"
 ) -> ThreadingHTTPServer:
-    """Start the endpoint in a daemon thread; ``server.shutdown()`` stops it."""
+    """Start the endpoint in a daemon thread; ``server.shutdown()`` stops it.
+
+    Loopback by default (WIREWATCH_HEALTH_BIND_HOST): metrics are nobody else's business
+    unless the operator opens them, as the Kubernetes manifests do with 0.0.0.0.
+    """
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/healthz":
                 self._answer(200, b"ok\n", "text/plain")
             elif self.path == "/readyz":
-                ok = ready()
-                self._answer(
-                    200 if ok else 503, b"ready\n" if ok else b"kafka unreachable\n", "text/plain"
-                )
+                try:
+                    state = ready()
+                except Exception as exc:  # readiness must answer, never raise
+                    state = Readiness(False, f"readiness check failed: {exc}")
+                body = (state.reason + "\n").encode()
+                self._answer(200 if state.ready else 503, body, "text/plain")
             elif self.path == "/metrics":
                 self._answer(200, generate_latest(), CONTENT_TYPE_LATEST)
             else:

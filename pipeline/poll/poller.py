@@ -30,6 +30,7 @@ from pipeline.fetch.client import Fetcher, FetchError, feed_content_type_ok, pag
 from pipeline.fetch.robots import RobotsCache
 from pipeline.poll import metrics, registry, scheduler
 from pipeline.poll.parse import FeedEntry, HostileFeed, ParsedFeed, parse_feed
+from pipeline.poll.readiness import Readiness, ReadinessMonitor
 from pipeline.poll.registry import FeedSpec
 from pipeline.poll.state import FeedState, StateStore, owns
 from pipeline.records import Article
@@ -47,8 +48,6 @@ class ArticleSink(Protocol):
     """Where articles go. ``deliver`` blocks (it runs in a worker thread)."""
 
     def deliver(self, items: list[tuple[str, bytes]]) -> tuple[list[str], dict[str, str]]: ...
-
-    def ready(self) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -166,6 +165,7 @@ class Poller:
         self.ordinal = replica_ordinal(settings)
         self.topic = topics.qualified(topics.ARTICLES_RAW, settings.topic_prefix)
         self._delivery_failures = 0
+        self.readiness: ReadinessMonitor | None = None
         self._last_specs: list[FeedSpec] | None = None
         # Feed-state updates without articles are written in batches (a crash loses at most
         # one batch of schedule/validator updates, never an article: those commit at once).
@@ -182,14 +182,30 @@ class Poller:
             self._owned.append(self._sink)
         return self._sink
 
-    def ready(self) -> bool:
-        """Kafka reachable (for /readyz). False until the first delivery built the producer."""
-        try:
-            return self._sink is not None and self._sink.ready()
-        except Exception:  # readiness must answer, never raise
-            return False
+    def watch_readiness(
+        self, probe: Callable[[], None] | None = None, **timing: float
+    ) -> ReadinessMonitor:
+        """Start judging "can deliver" for /readyz: recent acknowledgements, else a bounded
+        metadata probe of the articles topic every few seconds (``probe`` replaces it)."""
+        close = None
+        if probe is None:
+            from pipeline.adapters.kafka import TopicLeaderProbe
+
+            leader_probe = TopicLeaderProbe(self.settings, self.topic)
+            probe, close = leader_probe.check, leader_probe.close
+        self.readiness = ReadinessMonitor(probe, close=close, **timing)
+        self.readiness.start()
+        return self.readiness
+
+    def ready(self) -> Readiness:
+        """For /readyz: can this poller deliver articles to Kafka now?"""
+        if self.readiness is None:
+            return Readiness(False, "readiness is not watched (polling once?)")
+        return self.readiness.state()
 
     async def aclose(self) -> None:
+        if self.readiness is not None:
+            await asyncio.to_thread(self.readiness.stop)
         for resource in reversed(self._owned):
             if isinstance(resource, Fetcher):
                 await resource.aclose()
@@ -557,6 +573,8 @@ class Poller:
                 reason = f"{type(exc).__name__}: {exc}"
                 acked, failed = [], {key: reason for key, _ in items}
             self.state.mark_sent(acked)
+            if acked and self.readiness is not None:
+                self.readiness.delivered()
             report.articles_sent += len(acked)
             metrics.ARTICLES.labels("sent").inc(len(acked))
             if failed:

@@ -89,7 +89,7 @@ def create_app(
         datadir=str(datadir),
         web_enabled=True,
         web_port=settings.worker_web_port,
-        web_bind="0.0.0.0",
+        web_bind=settings.health_bind_host,
     )
     for name in agent_modules:
         importlib.import_module(name).register(app, settings)

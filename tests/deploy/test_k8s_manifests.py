@@ -180,6 +180,9 @@ def test_probes_hit_the_real_health_endpoints_on_the_configured_port(
             setting = port_setting[c["name"]]
             default = Settings.model_fields[setting.removeprefix("WIREWATCH_").lower()].default
             assert ports["http"] == int(env.get(setting, default)), f"{c['name']}: port drift"
+            # The endpoints bind loopback by default; kubelet probes and Prometheus come
+            # from outside the pod, so the manifests must open them.
+            assert env.get("WIREWATCH_HEALTH_BIND_HOST") == "0.0.0.0", f"{c['name']}: bind"
             for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
                 get = c[probe]["httpGet"]
                 assert (get["path"], get["port"]) == (path, "http"), f"{c['name']} {probe}"

@@ -104,13 +104,17 @@ def test_kafka_down_while_polling_loses_nothing(stack: LocalStack, tmp_path: Pat
             await outage()
         finally:
             await poller.fetcher.aclose()
+            if poller.readiness is not None:
+                await asyncio.to_thread(poller.readiness.stop)
 
     async def outage() -> None:
+        poller.watch_readiness(interval_s=0.5, fresh_s=2.0)
         await asyncio.to_thread(stack.stop_kafka)
         first = await poller.run_once()
         assert first.articles_queued == 7
         assert first.articles_sent == 0 and first.pending == 7
-        assert len(first.send_failures) == 7 and not poller.ready()
+        assert len(first.send_failures) == 7
+        wait_until(lambda: not poller.ready().ready, 30, "not ready while Kafka is down")
 
         # While Kafka is down the feeds are polled again: nothing new, nothing lost.
         again = await poller.run_once(ignore_schedule=True)
@@ -121,7 +125,7 @@ def test_kafka_down_while_polling_loses_nothing(stack: LocalStack, tmp_path: Pat
         deadline = time.monotonic() + 120
         while (await poller.deliver()).pending:  # the outbox drains once Kafka is back
             assert time.monotonic() < deadline, "outbox not delivered within 120s"
-        assert poller.ready(), "Kafka took the outbox but the poller is not ready (/readyz)"
+        assert poller.ready().ready, "Kafka took the outbox but the poller is not ready"
         after = await poller.run_once(ignore_schedule=True)
         assert after.articles_queued == 0 and after.pending == 0 and after.articles_sent == 0
 
