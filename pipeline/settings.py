@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # Faust worker.
     worker_web_port: int = 6066  # /healthz, /readyz, /metrics
     worker_replication_factor: int = 1  # changelog and repartition topics; 3 in production
+    # After SIGTERM/Ctrl-C the worker exits by this deadline even if its shutdown hangs
+    # (broker gone); uncommitted records are redelivered to the next worker.
+    worker_stop_grace_s: float = 10.0
     # Stages this worker runs (pipeline.worker.app.STAGE_MODULES); a deployment may split
     # them, e.g. alerting apart from the CPU-heavy enrichment.
     worker_stages: str = "dedup,enrich,alert,index"

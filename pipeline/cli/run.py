@@ -1,64 +1,62 @@
 """``wirewatch run``: the whole product in one command.
 
 On the embedded default (no WIREWATCH_KAFKA_BOOTSTRAP / WIREWATCH_ES_URL) it starts the
-managed local stack; without ``--feeds`` it serves the bundled sample feeds on loopback.
-Then it installs topics and index templates, starts a worker and a poller as child
-processes, and reports progress until interrupted (or, with ``--once``, until everything
-polled in one cycle is processed).
+managed local stack. It polls ``--feeds FILE`` if given, else the feed registry when it
+holds feeds, else (or with ``--sample-feeds``) the bundled sample feeds served on loopback,
+and says which. Then it installs topics and index templates, starts a worker and a poller
+as supervised child processes (``pipeline.supervisor``: restarted with backoff when they
+crash) and reports progress until interrupted (or, with ``--once``, until everything
+polled in one cycle is processed). Outages of Kafka or Elasticsearch read as one line when
+they start and one when they end.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import signal
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import yaml
 
 from pipeline.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    pass
+
 LOOPBACK = "127.0.0.0/8,::1/128"
 DEMO_PORT = 8765
+REPORT_EVERY_S = 3.0
+# Libraries that log a traceback per failed attempt; run reports outages itself, as state.
+QUIET_LOGGERS = ("elastic_transport", "elasticsearch", "kafka", "urllib3")
+
+
+def say(line: str) -> None:
+    click.echo(line, err=True)
 
 
 @dataclass
-class Children:
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+class ServerState:
+    """Up/down of one server as ``run`` sees it: a line on each change, none per retry."""
 
-    def start(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "pipeline", *args],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+    name: str
+    down_since: float | None = None
+
+    def failed(self, exc: Exception, now: float) -> None:
+        if self.down_since is None:
+            self.down_since = now
+            say(
+                f"{self.name} unreachable ({type(exc).__name__}); retrying every"
+                f" {REPORT_EVERY_S:.0f}s"
             )
 
-    def failed(self) -> tuple[str, int] | None:
-        for name, proc in self.procs.items():
-            code = proc.poll()
-            if code not in (None, 0):
-                return name, code
-        return None
-
-    def stop(self, timeout: float = 20.0) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for proc in self.procs.values():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    def answered(self, now: float) -> None:
+        if self.down_since is not None:
+            say(f"{self.name} back after {now - self.down_since:.0f}s")
+            self.down_since = None
 
 
 def _connected(settings: Settings) -> tuple[Settings, dict[str, str]]:
@@ -67,7 +65,7 @@ def _connected(settings: Settings) -> tuple[Settings, dict[str, str]]:
     if settings.embedded:
         from pipeline.stack import StackError, ensure_stack
 
-        click.echo("starting the managed local stack (Kafka + Elasticsearch) ...", err=True)
+        say("starting the managed local stack (Kafka + Elasticsearch) ...")
         try:
             stack = ensure_stack(settings)
         except StackError as error:
@@ -75,7 +73,7 @@ def _connected(settings: Settings) -> tuple[Settings, dict[str, str]]:
         settings = settings.model_copy(
             update={"kafka_bootstrap": stack.kafka_bootstrap, "es_url": stack.es_url}
         )
-        click.echo(f"  kafka {stack.kafka_bootstrap}   elasticsearch {stack.es_url}", err=True)
+        say(f"  kafka {stack.kafka_bootstrap}   elasticsearch {stack.es_url}")
     env["WIREWATCH_KAFKA_BOOTSTRAP"] = settings.kafka_bootstrap or ""
     env["WIREWATCH_ES_URL"] = settings.es_url or ""
     return settings, env
@@ -94,8 +92,34 @@ def _demo_feeds(settings: Settings, env: dict[str, str]) -> Path:
     path.write_text(yaml.safe_dump({"feeds": feeds}, sort_keys=False))
     # The sample site is on loopback, which the fetcher refuses unless allowed.
     env["WIREWATCH_FETCH_ALLOW_NETWORKS"] = LOOPBACK
-    click.echo(f"serving the bundled sample feeds at {base}", err=True)
     return path
+
+
+def registry_path(settings: Settings) -> Path:
+    return settings.feeds_file or settings.home / "feeds.yaml"
+
+
+def choose_feeds(
+    feeds_file: Path | None, sample_feeds: bool, settings: Settings
+) -> tuple[Path | None, str]:
+    """(registry file to poll, the line saying which); None means: serve the samples."""
+    from pipeline.poll.registry import RegistryError, load
+
+    if feeds_file is not None:
+        return feeds_file, f"polling the feeds in {feeds_file}"
+    registry = registry_path(settings)
+    if sample_feeds:
+        return None, "polling the bundled sample feeds (--sample-feeds)"
+    try:
+        count = len(load(registry))
+    except RegistryError as exc:
+        raise click.ClickException(f"{exc} (fix it, or run with --sample-feeds)") from exc
+    if count:
+        return registry, f"polling the feed registry {registry} ({count} feeds)"
+    return None, (
+        f"the feed registry {registry} is empty: polling the bundled sample feeds"
+        " (add yours with `wirewatch feeds add` or `feeds import`)"
+    )
 
 
 @click.command()
@@ -103,7 +127,12 @@ def _demo_feeds(settings: Settings, env: dict[str, str]) -> Path:
     "--feeds",
     "feeds_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Your feed registry (YAML). Default: the bundled sample feeds, served on loopback.",
+    help="Poll this registry file (YAML) instead of the feed registry.",
+)
+@click.option(
+    "--sample-feeds",
+    is_flag=True,
+    help="Poll the bundled sample feeds (served on loopback) even if the registry has feeds.",
 )
 @click.option("--once", is_flag=True, help="Poll once, wait until all of it is indexed, exit.")
 @click.option(
@@ -112,16 +141,77 @@ def _demo_feeds(settings: Settings, env: dict[str, str]) -> Path:
     show_default=True,
     help="With --once: give up after this many seconds.",
 )
-def command(feeds_file: Path | None, once: bool, timeout: float) -> None:
+@click.option(
+    "--max-restarts",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Restarts of a crashed worker or poller in a row before run gives up (exit 1).",
+)
+def command(
+    feeds_file: Path | None, sample_feeds: bool, once: bool, timeout: float, max_restarts: int
+) -> None:
     """Run the whole pipeline: managed stack (unless servers are set), poller and worker.
 
-    Logs of the child processes go to ~/.wirewatch/logs/. Stop with Ctrl-C; the managed
-    stack keeps running (`wirewatch stack down` stops it).
+    Feeds: --feeds FILE, else the feed registry (WIREWATCH_FEEDS_FILE or
+    $WIREWATCH_HOME/feeds.yaml) when it holds feeds, else the bundled sample feeds.
+    A crashed worker or poller is restarted with backoff (1 s doubling to 30 s). Logs of the
+    children go to $WIREWATCH_HOME/logs/ (default ~/.wirewatch/logs). Stop with Ctrl-C or
+    SIGTERM; the managed stack keeps running (`wirewatch stack down` stops it).
     """
-    from pipeline.adapters.elastic import make_client
-    from pipeline.adapters.kafka import ensure_topics
+    from pipeline.supervisor import ChildKeepsFailing, StopRequested, Supervisor, stop_on_signals
+
+    if feeds_file is not None and sample_feeds:
+        raise click.UsageError("--feeds and --sample-feeds exclude each other")
+    stop_on_signals()  # SIGTERM / SIGHUP unwind like Ctrl-C: the children are stopped
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    embedded = get_settings().embedded
+    settings = get_settings()
+    feeds, which = choose_feeds(feeds_file, sample_feeds, settings)
+    try:
+        settings, env = _connected(settings)
+        if feeds is None:
+            feeds = _demo_feeds(settings, env)
+        say(which)
+
+        from pipeline.adapters.elastic import make_client
+        from pipeline.adapters.kafka import ensure_topics
+        from pipeline.index.setup import install
+
+        ensure_topics(settings)
+        es = make_client(settings)
+        install(es, settings)
+    except (KeyboardInterrupt, StopRequested):
+        say("stopped before the worker and poller started")
+        raise SystemExit(0) from None
+
+    logs = settings.home / "logs"
+    supervisor = Supervisor(env=env, say=say, max_restarts=max_restarts)
+    supervisor.add("worker", ["worker", "--no-setup", "--loglevel", "warning"], logs / "worker.log")
+    poll_args = ["poll", "--feeds", str(feeds), "--quiet"] + (["--once"] if once else [])
+    supervisor.add("poller", poll_args, logs / "poller.log", may_finish=once)
+    exit_code = 0
+    try:
+        supervisor.start_all()
+        say(f"worker and poller started; logs in {logs}")
+        exit_code = _watch(settings, es, supervisor, once, timeout, logs)
+    except ChildKeepsFailing as exc:
+        say(str(exc))
+        exit_code = 1
+    except (KeyboardInterrupt, StopRequested):
+        say("stopping ...")
+    finally:
+        supervisor.stop()
+        es.close()
+    if embedded:
+        say("the local stack keeps running; `wirewatch stack down` stops it")
+    raise SystemExit(exit_code)
+
+
+def _watch(settings: Settings, es, supervisor, once: bool, timeout: float, logs: Path) -> int:
+    """Report progress every few seconds; with ``--once``, return when all is processed."""
     from pipeline.adapters.kafka_progress import distinct_keys, group_lag
-    from pipeline.index.setup import install
     from pipeline.topics import (
         ARTICLES_DEDUPED,
         ARTICLES_ENRICHED,
@@ -131,65 +221,47 @@ def command(feeds_file: Path | None, once: bool, timeout: float) -> None:
     )
     from pipeline.worker.app import app_id
 
-    embedded = get_settings().embedded
-    settings, env = _connected(get_settings())
-    feeds = feeds_file or _demo_feeds(settings, env)
-    ensure_topics(settings)
-    es = make_client(settings)
-    install(es, settings)
-
-    logs = settings.home / "logs"
-    children = Children()
-    poll_args = ["poll", "--feeds", str(feeds), "--quiet"] + (["--once"] if once else [])
-    children.start(
-        "worker", ["worker", "--no-setup", "--loglevel", "warning"], env, logs / "worker.log"
-    )
-    children.start("poller", poll_args, env, logs / "poller.log")
-    click.echo(f"worker and poller started; logs in {logs}", err=True)
-
     dead_letter = qualified(DEAD_LETTER, settings.topic_prefix)
     topics = [
         qualified(t, settings.topic_prefix)
         for t in (ARTICLES_RAW, ARTICLES_DEDUPED, ARTICLES_ENRICHED)
     ]
+    kafka, elastic = ServerState("kafka"), ServerState("elasticsearch")
     started = time.monotonic()
-    exit_code = 0
-    try:
-        while True:
-            time.sleep(3)  # progress report cadence, not synchronisation
-            if once and time.monotonic() - started > timeout:
-                exit_code = 1
-                click.secho(f"gave up after {timeout:.0f}s; see {logs}", fg="red", err=True)
-                break
-            failure = children.failed()
-            if failure:
-                name, code = failure
-                raise click.ClickException(
-                    f"the {name} exited with status {code}; see {logs / (name + '.log')}"
+    last_line = ""
+    while True:
+        next_report = time.monotonic() + REPORT_EVERY_S
+        while time.monotonic() < next_report:  # notice crashes within a second
+            supervisor.check()
+            time.sleep(0.5)  # supervision cadence, not synchronisation
+        now = time.monotonic()
+        if once and now - started > timeout:
+            say(f"gave up after {timeout:.0f}s; see {logs}")
+            return 1
+        try:
+            backlog = sum(group_lag(settings, app_id(settings), topics).values())
+        except Exception as exc:
+            kafka.failed(exc, now)
+            continue
+        kafka.answered(now)
+        try:
+            indexed = es.count(index=settings.index_alias)["count"]
+        except Exception as exc:
+            elastic.failed(exc, now)
+            continue
+        elastic.answered(now)
+        line = f"indexed {indexed:>6} articles   backlog {backlog:>5}"
+        if line != last_line or not once:
+            say(line)
+            last_line = line
+        if once and supervisor.finished("poller") and backlog == 0:
+            # Lag alone misses batches in flight inside the worker: finish when every
+            # article polled is in the index or dead-lettered.
+            polled = len(distinct_keys(settings, topics[0]))
+            dead = len(distinct_keys(settings, dead_letter))
+            if indexed + dead >= polled:
+                click.echo(
+                    f"done: {polled} articles polled, {indexed} indexed, {dead} dead-lettered."
+                    " Try: wirewatch search Kursk"
                 )
-            try:
-                backlog = sum(group_lag(settings, app_id(settings), topics).values())
-                indexed = es.count(index=settings.index_alias)["count"]
-            except Exception as exc:  # servers warming up: report and look again
-                click.echo(f"progress not readable yet ({type(exc).__name__})", err=True)
-                continue
-            click.echo(f"indexed {indexed:>6} articles   backlog {backlog:>5}", err=True)
-            if once and children.procs["poller"].poll() == 0 and backlog == 0:
-                # Lag alone misses batches in flight inside the worker: finish when every
-                # article polled is in the index or dead-lettered.
-                polled = len(distinct_keys(settings, topics[0]))
-                dead = len(distinct_keys(settings, dead_letter))
-                if indexed + dead >= polled:
-                    click.echo(
-                        f"done: {polled} articles polled, {indexed} indexed, {dead} dead-lettered."
-                        " Try: wirewatch search Kursk"
-                    )
-                    break
-    except KeyboardInterrupt:
-        click.echo("stopping ...", err=True)
-    finally:
-        children.stop()
-        es.close()
-    if embedded:
-        click.echo("the local stack keeps running; `wirewatch stack down` stops it", err=True)
-    raise SystemExit(exit_code)
+                return 0

@@ -1,4 +1,4 @@
-"""``wirewatch stack up | status | down | logs``: the managed local Kafka and Elasticsearch."""
+"""``wirewatch stack up | status | down | stop | restart | logs``: the managed local servers."""
 
 from __future__ import annotations
 
@@ -111,8 +111,34 @@ def down(purge: bool) -> None:
     click.echo(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
 
 
+SERVER = click.argument("server", type=click.Choice(["kafka", "elasticsearch"]))
+
+
 @command.command()
-@click.argument("server", type=click.Choice(["kafka", "elasticsearch"]))
+@SERVER
+def stop(server: str) -> None:
+    """Stop one server, keeping its data and port; `stack up` or `restart` brings it back."""
+    try:
+        was_running = local_stack(get_settings(), notify=_notify).stop_server(server)
+    except StackError as error:
+        _fail(error)
+    click.echo(f"stopped {server}" if was_running else f"{server} was not running")
+
+
+@command.command()
+@SERVER
+def restart(server: str) -> None:
+    """Stop one server if it runs and start it again (same port and data), healthy."""
+    started = time.monotonic()
+    try:
+        local_stack(get_settings(), notify=_notify).restart_server(server)
+    except StackError as error:
+        _fail(error)
+    click.echo(f"{server} running again after {time.monotonic() - started:.1f}s")
+
+
+@command.command()
+@SERVER
 @click.option("-n", "--lines", default=50, show_default=True, help="How many lines.")
 def logs(server: str, lines: int) -> None:
     """Print the end of a server's log."""

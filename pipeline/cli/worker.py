@@ -2,13 +2,72 @@
 
 Run as many as there are cores to spare, on as many machines as you like: they share the
 work through Kafka partitions. Exits non-zero when an agent fails (Kubernetes restarts it).
+On SIGTERM or Ctrl-C it stops within the grace period (WIREWATCH_WORKER_STOP_GRACE_S,
+default 10 s) even when Kafka is gone: what it had not committed is redelivered.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+import threading
+
 import click
+import faust
 
 from pipeline.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+EXIT_STOP_OVERDUE = 75  # EX_TEMPFAIL: stopped hard; nothing lost, uncommitted is redelivered
+
+
+class Worker(faust.Worker):
+    """Faust's worker with two operating fixes.
+
+    - No progress spinner unless stdout is a terminal: the spinner writes cursor escape
+      codes and backspaces unconditionally, which end up in log files (issue 11 item 8).
+    - A bounded stop: after SIGTERM/SIGINT a timer ends the process once the grace period
+      is over. With the broker away, Faust's shutdown waits on commits and the producer
+      flush for minutes; at-least-once delivery makes the hard exit safe.
+    """
+
+    def __init__(self, *args: object, stop_grace_s: float, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.stop_grace_s = stop_grace_s
+        if not _isatty(self.stdout):
+            self.spinner = None
+
+    def _on_sigint(self) -> None:
+        self._arm_stop_timer("SIGINT")
+        super()._on_sigint()
+
+    def _on_sigterm(self) -> None:
+        self._arm_stop_timer("SIGTERM")
+        super()._on_sigterm()
+
+    def _arm_stop_timer(self, name: str) -> None:
+        def overdue() -> None:
+            log.error(
+                "not stopped %.0fs after %s (Kafka or Elasticsearch unreachable?);"
+                " exiting now, uncommitted records will be redelivered",
+                self.stop_grace_s,
+                name,
+            )
+            logging.shutdown()
+            os._exit(EXIT_STOP_OVERDUE)
+
+        timer = threading.Timer(self.stop_grace_s, overdue)
+        timer.daemon = True
+        timer.start()
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return False
 
 
 @click.command(help=__doc__)
@@ -25,8 +84,6 @@ from pipeline.settings import get_settings
     show_default=True,
 )
 def command(setup: bool, loglevel: str) -> None:
-    import faust
-
     from pipeline.worker.app import create_app
 
     settings = get_settings()
@@ -42,4 +99,7 @@ def command(setup: bool, loglevel: str) -> None:
         finally:
             client.close()
     app = create_app(settings)
-    faust.Worker(app, loglevel=loglevel).execute_from_commandline()
+    worker = Worker(
+        app, loglevel=loglevel, stdout=sys.stdout, stop_grace_s=settings.worker_stop_grace_s
+    )
+    worker.execute_from_commandline()

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 Notify = Callable[[str], None]
 
+SERVERS = ("kafka", "elasticsearch")
+
 # A server stopped a moment ago may hold its listening socket for a few more moments.
 _RESTART_GRACE_S = 10.0
 
@@ -183,7 +185,35 @@ class LocalStack:
     def is_running(self) -> bool:
         return all(s.state == "running" for s in self.status())
 
-    # --- single servers, keeping ports and data (fault tests) ------------------------------
+    # --- single servers, keeping ports and data (`stack stop|restart NAME`, fault tests) ---
+
+    def server(self, name: str) -> KafkaServer | ElasticsearchNode:
+        if name not in SERVERS:
+            raise StackError(f"unknown server {name!r}; one of: {', '.join(SERVERS)}")
+        return self.kafka if name == "kafka" else self.elasticsearch
+
+    def stop_server(self, name: str) -> bool:
+        """Stop one server (the other keeps running); True if it was running."""
+        server = self.server(name)
+        with file_lock(self.state_dir / "stack.lock"):
+            return server.stop()
+
+    def restart_server(self, name: str) -> bool:
+        """Stop one server if it runs, start it again on the same port with the same data
+        and wait until it is healthy; True if it was running before."""
+        server = self.server(name)
+        if not (self.state_dir / "stack.json").exists():
+            raise StackError("the local stack was never started here: run `wirewatch stack up`")
+        with file_lock(self.state_dir / "stack.lock"):
+            was_running = server.stop()
+            self.notify(f"starting {server.name} on {server.address}")
+            if name == "kafka":
+                self.start_kafka()
+            else:
+                self.start_elasticsearch()
+        return was_running
+
+    # (fault tests use these directly)
 
     def stop_kafka(self, kill: bool = False) -> None:
         """Stop the broker (``kill``: SIGKILL, a crash); start_kafka() brings it back."""
@@ -284,7 +314,12 @@ class LocalStack:
     def _clear_stale(self) -> None:
         for server in (self.kafka, self.elasticsearch):
             if server.pid_file.is_stale():
-                self.notify(f"removing stale pid file {server.pid_file.path}")
+                # Only a server that ended without `stack down`/`stack stop` (crash, kill)
+                # leaves its pid file: say that, not a file-system detail.
+                self.notify(
+                    f"{server.name} had exited without `wirewatch stack down`"
+                    f" (pid {server.pid_file.read()} is gone); starting it again"
+                )
                 server.pid_file.clear()
 
     def _status_of(self, server: KafkaServer | ElasticsearchNode) -> ServerStatus:
