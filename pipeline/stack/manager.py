@@ -430,6 +430,11 @@ def ensure_stack(settings: Settings, **overrides: Any) -> LocalStack:
     running = local_stack(settings, **overrides)
     if running.is_running():
         return running
+    if any(server.state == "running" for server in running.status()):
+        # Half up (after `stack stop kafka`, or a crash): the stopped one comes back on the
+        # ports recorded with the one still running, not on the configured defaults.
+        running.up()
+        return running
     stack = stack_for(settings, **overrides)
     stack.up()
     return stack
