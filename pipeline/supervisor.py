@@ -171,8 +171,11 @@ def _describe(code: int) -> str:
     return f"exited with status {code}"
 
 
-class StopRequested(Exception):
-    """SIGTERM or SIGHUP reached ``run``: stop like Ctrl-C."""
+class StopRequested(BaseException):
+    """SIGTERM or SIGHUP reached ``run``: stop like Ctrl-C.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way
+    (a progress read that tolerates a server being down) can swallow it."""
 
 
 def stop_on_signals() -> None:

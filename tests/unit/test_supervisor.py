@@ -117,3 +117,26 @@ def test_a_child_allowed_to_finish_is_done_on_exit_0_and_restarted_on_a_crash(
     worker.returncode = 0  # the worker may not finish: exit 0 is a failure too
     sup.check()
     assert "worker exited with status 0; restarting" in world.lines[-1]
+
+
+def test_sigterm_unwinds_through_code_that_tolerates_errors() -> None:
+    """A SIGTERM arriving inside ``except Exception`` (run's progress read while a server
+    is down) must still stop run, as Ctrl-C does."""
+    import os
+
+    from pipeline.supervisor import StopRequested, stop_on_signals
+
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    stop_on_signals()
+    try:
+        with pytest.raises(StopRequested):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                signal.sigtimedwait([], 0.5)  # let the handler run here, inside the try
+            except Exception:
+                pass
+        # a second signal while stopping is ignored, not a second interruption
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGHUP, previous[1])
