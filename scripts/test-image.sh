@@ -23,7 +23,7 @@ for arg in "$@"; do
     case "$arg" in
         --cold) COLD=1 ;;
         --keep) ;;
-        -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "test-image: unknown option $arg (try --help)" >&2; exit 2 ;;
     esac
 done
