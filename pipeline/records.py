@@ -136,6 +136,14 @@ class Claim(Record):
     speaker: str | None = Field(None, description="canonical actor the source resolves to")
     kind: Literal["direct", "indirect", "mixed"]
     quantities: list[Quantity] = Field(default_factory=list)
+    terms: list[str] = Field(
+        default_factory=list,
+        description="content words of the content: lemmas, actors as canonical names, lower "
+        "case; what claim tracking matches outlets' wordings by",
+    )
+    negated: bool = Field(
+        False, description="the speaker says the content is not so ('denied that ...')"
+    )
 
 
 class EnrichedArticle(Record):

@@ -144,3 +144,39 @@ def seed(directory: Path | None) -> None:
     click.echo(json.dumps(result.summary(), indent=2))
     if not result.passed:
         sys.exit(1)
+
+
+@command.command("claim-tracking")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the scores, links and groups as JSON.")
+def claim_tracking(directory: Path, as_json: bool) -> None:
+    """Score claim tracking on a timeline corpus (DIRECTORY holds articles/ and expected.json).
+
+    The articles go through the real extraction and tracker in publication order. Grouping
+    is scored by pairs of gold claims put in one tracked claim (precision, recall); the
+    updates/disputed links by the gold groups they join. Format and rules:
+    tests/fixtures/claim-timeline/README.md and pipeline/evaluation/claim_tracking.py.
+    """
+    from pipeline.evaluation.claim_tracking import CorpusError, evaluate
+
+    click.echo(f"tracking claims in {directory} ...", err=True)
+    try:
+        result = evaluate(directory)
+    except CorpusError as exc:
+        raise click.ClickException(str(exc)) from exc
+    summary = result.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"gold claims found: {result.found_claims}/{result.gold_claims}")
+    click.echo(f"{'':<9} {'P':>6} {'R':>6} {'right':>6} {'pred':>6} {'gold':>6}")
+    for name, pr in (("grouping", result.grouping), ("links", result.links)):
+        click.echo(
+            f"{name:<9} {pr.precision:>6.3f} {pr.recall:>6.3f} {pr.right:>6} "
+            f"{pr.predicted:>6} {pr.gold:>6}"
+        )
+    for link in result.predicted_links:
+        mark = "ok   " if link["right"] else "WRONG"
+        click.echo(f"{mark} {link['type']:<9} {link['a']} -> {link['b']}")
+    for a_type, a, b in result.missed_links:
+        click.echo(f"MISSED {a_type:<9} {a} -> {b}")

@@ -102,6 +102,12 @@ def parse_value(text: str) -> float | None:
     return value
 
 
+def _currency(ent: Span) -> str | None:
+    symbol = next((c for c in ent.text if c in _CURRENCIES), None)
+    word = next((t.lower_ for t in ent if t.lower_ in _CURRENCY_WORDS), None)
+    return _CURRENCIES.get(symbol or "") or _CURRENCY_WORDS.get(word or "")
+
+
 def _about(span: Span, actors: Mapping[int, tuple[str, str]]) -> str | None:
     """The actor a quantity belongs to: one named inside its phrase ("430 Ukrainian
     soldiers"), else the subject of the clause it sits in ("Trump received 37 percent")."""
@@ -128,19 +134,24 @@ def extract_quantities(
     (canonical, label) of entity tokens, for the quantity's ``about``."""
     actors = actors or {}
     out = []
-    for ent in doc.ents:
-        if ent.label_ not in QUANTITY_LABELS:
+    for found in doc.ents:
+        label = found.label_
+        if label not in QUANTITY_LABELS:
             continue
-        start, end = ent.start, ent.end
+        start, end = found.start, found.end
+        # "no more than" tagged alone, its number left outside: take the number in.
+        while end < len(doc) and doc[end].like_num and parse_value(doc[start:end].text) is None:
+            end += 1
+        ent = doc[start:end] if end > found.end else found
         unit: str | None = None
         text_l = ent.text.lower()
-        if ent.label_ == "PERCENT" or "%" in text_l or "per cent" in text_l:
+        if label == "PERCENT" or "%" in text_l or "per cent" in text_l:
             unit = "percent"
-        elif ent.label_ == "MONEY":
-            symbol = next((c for c in ent.text if c in _CURRENCIES), None)
-            word = next((t.lower_ for t in ent if t.lower_ in _CURRENCY_WORDS), None)
-            unit = _CURRENCIES.get(symbol or "") or _CURRENCY_WORDS.get(word or "")
+        elif label == "MONEY" and _currency(ent):
+            unit = _currency(ent)
         else:
+            if label == "MONEY":
+                label = "CARDINAL"  # "no more than 50 per cent" tagged MONEY: no currency
             head = ent.root.head
             nxt = doc[end] if end < len(doc) else None
             if (
@@ -154,14 +165,14 @@ def extract_quantities(
                 end = end + (1 if nxt.lower_ == "percent" else 2)
                 unit = "percent"
             elif (
-                ent.label_ == "CARDINAL"
+                label == "CARDINAL"
                 and ent.root.dep_ == "nummod"
                 and head.i >= end
                 and (head.pos_ in ("NOUN", "PROPN") and head.i - end <= 3)
             ):
                 end = head.i + 1
                 unit = head.lemma_.lower()
-            elif ent.label_ == "QUANTITY":
+            elif label == "QUANTITY":
                 unit = ent[-1].lemma_.lower()
         span = doc[start:end]
         out.append(

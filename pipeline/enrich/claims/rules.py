@@ -31,6 +31,7 @@ from pipeline.enrich.claims.speakers import (
     source_span,
     subject,
 )
+from pipeline.enrich.claims.terms import claim_negated, claim_terms
 from pipeline.enrich.entities import EntityLayer
 from pipeline.records import Claim, Quantity
 from pipeline.records import Span as TextSpan
@@ -48,6 +49,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule("clause", "cue", "a verb's clausal complement: 'said that ...'"),
     Rule("more-clauses", "cue", "that-clauses the parser hung elsewhere; a misparsed subject"),
+    Rule("clause-before", "cue", "'X did Y, General Z claimed': the clause before the cue"),
     Rule("quote", "cue", "a quotation next to the verb: 'said: \"...\"', '\"...,\" X said'"),
     Rule("after-object-quote", "cue", "a quotation after the addressee: 'told Matt Boyle, \"'"),
     Rule("object", "cue", "a verb's object: 'denied the report'"),
@@ -422,6 +424,7 @@ class ClaimRules:
             kind = "direct" if direct else "mixed"
         else:
             kind = "indirect"
+        quantities = [q for q in self.quantities if q.start >= cs and q.end <= ce]
         return Claim(
             source=None
             if d.source is None
@@ -433,8 +436,19 @@ class ClaimRules:
             else [TextSpan(start=s, end=e, text=text[s:e]) for s, e in d.parts],
             speaker=d.speaker,
             kind=kind,
-            quantities=[q for q in self.quantities if q.start >= cs and q.end <= ce],
+            quantities=quantities,
+            terms=claim_terms(
+                self.doc,
+                d.pieces(),
+                self.speakers.layer.token_actor,
+                [(q.start, q.end) for q in quantities],
+            ),
+            negated=claim_negated(self.doc, self._cue_lemma(d), cs, ce),
         )
+
+    def _cue_lemma(self, d: Draft) -> str | None:
+        span = self.doc.char_span(d.cue[0], d.cue[1], alignment_mode="expand")
+        return span.root.lemma_.lower() if span is not None else None
 
 
 def outermost(drafts: list[Draft]) -> list[Draft]:

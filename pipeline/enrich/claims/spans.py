@@ -57,6 +57,25 @@ class ContentSpans:
 
     # --- a verb's content, strategy by strategy ---------------------------------------
 
+    def clause_before(self, verb: Token) -> Content | None:
+        """ "Russian forces have retaken 90% of the land, General Gerasimov claimed": the
+        parser makes the cue a conjunct of the reported clause; the content is that clause,
+        up to the comma before the cue's own subject."""
+        doc, head = self.doc, verb.head
+        if verb.dep_ != "conj" or head.i >= verb.i or head.pos_ not in ("VERB", "AUX"):
+            return None
+        if any(c.dep_ in ("cc", "dobj", "ccomp") for c in verb.children):
+            return None
+        if any(c.dep_ == "cc" and head.i < c.i < verb.i for c in head.children):
+            return None  # "... and Smith said": a second clause, not an inverted report
+        subj = next((c for c in verb.children if c.dep_ == "nsubj" and c.i < verb.i), None)
+        if subj is None or subj.left_edge.i == 0 or doc[subj.left_edge.i - 1].text != ",":
+            return None
+        start, end = max(head.left_edge.i, verb.sent.start), subj.left_edge.i - 1
+        if end - start < 3:
+            return None
+        return Content(doc[start].idx, doc[end - 1].idx + len(doc[end - 1]))
+
     def _tokens_range(self, comps: list[Token], verb: Token) -> Content:
         doc = self.doc
         right = [c for c in comps if c.i > verb.i]
@@ -98,6 +117,10 @@ class ContentSpans:
                 and self.doc[verb.i - 1].text == ","
             ):
                 comps = before
+        if not comps and self.rules.on("clause-before"):
+            before = self.clause_before(verb)
+            if before is not None:
+                return before
         if not comps:
             return None
         content = self._tokens_range(comps, verb)

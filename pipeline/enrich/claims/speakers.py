@@ -108,6 +108,20 @@ class SpeakerResolver:
         found = [f for f in found if f[1] in AGENT_LABELS]
         if found:
             person = next((name for name, label in found if label == "PERSON"), None)
+            head = layer.token_actor.get(source.root.i)
+            if person is None and head is not None and head[1] in AGENT_LABELS:
+                person = head[0]  # "Dmytro Lykhovy, a spokesman for Ukraine's ...": the head
+            if person is None:
+                # "Ukraine's commander-in-chief, Oleksandr Syrskyi, said": the appositive
+                # names who speaks, whatever label the tagger gave it.
+                appos = [
+                    layer.token_actor[t.i]
+                    for c in source.root.children
+                    if c.dep_ == "appos"
+                    for t in c.subtree
+                    if t.i in layer.token_actor and layer.token_actor[t.i][1] in AGENT_LABELS
+                ]
+                person = appos[0][0] if appos else None
             return person or found[0][0]
         root = source.root
         lower = root.lower_

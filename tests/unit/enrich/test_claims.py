@@ -200,3 +200,40 @@ def test_expectations_and_open_questions_are_not_attributions(
     annotator: Annotator, text: str
 ) -> None:
     assert annotator.annotate(text).claims == []
+
+
+def test_clause_before_an_inverted_cue_is_the_content(annotator: Annotator) -> None:
+    text = (
+        "Russian forces have retaken 90% of the land, General Valery Gerasimov claimed on Saturday."
+    )
+    claim = only_claim(annotator, text)
+    assert claim.content.text == "Russian forces have retaken 90% of the land"
+    assert claim.speaker == "Valery Gerasimov"
+
+
+def test_claim_terms_are_lemmas_and_canonical_actors_without_the_figure(
+    annotator: Annotator,
+) -> None:
+    claim = only_claim(annotator, "Gerasimov said his troops had retaken 86% of the territories.")
+    assert "retake" in claim.terms and "territory" in claim.terms
+    assert "86" not in claim.terms and "%" not in claim.terms
+    assert not claim.negated
+    assert [(q.value, q.unit) for q in claim.quantities] == [(86.0, "percent")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Zelensky denied that Russian forces had recaptured the region.",
+        "Zelensky said Russian forces had not recaptured the region.",
+    ],
+)
+def test_a_denial_or_a_negated_content_is_negated(annotator: Annotator, text: str) -> None:
+    claim = next(c for c in annotator.annotate(text).claims if "recaptured" in c.content.text)
+    assert claim.negated
+
+
+def test_a_number_left_outside_its_qualifier_joins_it(annotator: Annotator) -> None:
+    text = "Lykhovy said Russian forces controlled no more than 50 per cent of the territory."
+    figures = [(q.value, q.unit) for c in annotator.annotate(text).claims for q in c.quantities]
+    assert figures == [(50.0, "percent")]

@@ -1,0 +1,64 @@
+"""A tracked claim: one per speaker and content, with its sources and links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from pipeline.records import SCHEMA_VERSION, Quantity, Record
+
+
+class ClaimSource(Record):
+    """One article that reports the claim (keyed by article id: a replay adds nothing)."""
+
+    article_id: str
+    outlet: str | None = None
+    url: str | None = None
+    seen_at: datetime = Field(description="the article's publication time, else fetch time")
+    content: str = Field(description="the claim as this article words it")
+
+
+class ClaimUpdate(Record):
+    """This claim changes a figure of an earlier claim of the same speaker."""
+
+    claim_id: str = Field(description="the earlier claim")
+    unit: str
+    old: float
+    new: float
+
+
+class ClaimDispute(Record):
+    """Another claim states an incompatible value or the opposite about the same subject."""
+
+    claim_id: str
+    speaker: str
+    reason: str = Field(description="'value' (incompatible figure) or 'negation'")
+    unit: str | None = None
+    value: float | None = None
+    other_value: float | None = None
+
+
+class TrackedClaim(Record):
+    """One claim of one speaker, however many outlets report it; a claims-index document."""
+
+    schema_version: int = SCHEMA_VERSION
+    claim_id: str = Field(description="stable: derived from the first statement seen")
+    speaker: str
+    content: str = Field(description="the wording first seen")
+    negated: bool = False
+    quantities: list[Quantity] = Field(default_factory=list)
+    terms: list[str] = Field(
+        default_factory=list, description="content words over all its wordings (bounded)"
+    )
+    first_seen: datetime
+    last_seen: datetime
+    sources: list[ClaimSource] = Field(default_factory=list)
+    outlets: list[str] = Field(default_factory=list)
+    updates: list[ClaimUpdate] = Field(default_factory=list)
+    updated_by: list[str] = Field(default_factory=list, description="later claims changing it")
+    disputed_by: list[ClaimDispute] = Field(default_factory=list)
+
+    @property
+    def article_ids(self) -> set[str]:
+        return {s.article_id for s in self.sources}
