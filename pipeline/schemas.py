@@ -28,7 +28,11 @@ def generated_schema(topic_name: str) -> dict[str, Any]:
 
 
 #: Schemas of command output (not topic values): file name -> "module:model".
-OUTPUT_SCHEMAS = {"annotation.schema.json": "pipeline.enrich.output:AnnotationLine"}
+OUTPUT_SCHEMAS = {
+    "annotation.schema.json": "pipeline.enrich.output:AnnotationLine",
+    # the claims-index document (issue 16); TrackedClaim.document() adds the derived counts
+    "tracked-claim.schema.json": "pipeline.claims.model:TrackedClaim",
+}
 
 
 def generated_output_schema(file_name: str) -> dict[str, Any]:

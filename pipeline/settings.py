@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     index_alias: str = "wirewatch-articles"
     alerts_index: str = "wirewatch-alerts"
     stories_index: str = "wirewatch-stories"  # one document per story cluster
+    claims_index: str = "wirewatch-claims"  # one document per tracked claim (issue 16)
     # Bulk sink: bounded batches; transient failures (429/5xx/connection) are retried with
     # exponential backoff until es_retry_timeout_s, then the sink raises so nothing is acked.
     es_bulk_max_docs: int = 500

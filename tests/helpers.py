@@ -41,11 +41,11 @@ def drop_indices_and_templates(client: Any, settings: Any) -> None:
     from pipeline.index.templates import Names
 
     names = Names.from_settings(settings)
-    pattern = f"{names.alias}-*,{names.stories}*,{names.alerts}*"
+    pattern = f"{names.alias}-*,{names.stories}*,{names.alerts}*,{names.claims}*"
     created = list(client.indices.get(index=pattern, allow_no_indices=True))
     if created:
         client.indices.delete(index=",".join(created))
-    for kind in ("articles", "stories", "alerts"):
+    for kind in ("articles", "stories", "alerts", "claims"):
         client.options(ignore_status=404).indices.delete_index_template(
             name=names.template_name(kind)
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -44,6 +45,9 @@ class TrackedClaim(Record):
 
     schema_version: int = SCHEMA_VERSION
     claim_id: str = Field(description="stable: derived from the first statement seen")
+    revision: int = Field(
+        1, description="bumped on every change; the index's external version (idempotent)"
+    )
     speaker: str
     content: str = Field(description="the wording first seen")
     negated: bool = False
@@ -53,7 +57,10 @@ class TrackedClaim(Record):
     )
     first_seen: datetime
     last_seen: datetime
-    sources: list[ClaimSource] = Field(default_factory=list)
+    sources: list[ClaimSource] = Field(
+        default_factory=list, description="the first max_sources articles that report it"
+    )
+    source_count: int = Field(1, description="articles that report it, all of them")
     outlets: list[str] = Field(default_factory=list)
     updates: list[ClaimUpdate] = Field(default_factory=list)
     updated_by: list[str] = Field(default_factory=list, description="later claims changing it")
@@ -62,3 +69,16 @@ class TrackedClaim(Record):
     @property
     def article_ids(self) -> set[str]:
         return {s.article_id for s in self.sources}
+
+    def document(self) -> dict[str, Any]:
+        """The claims-index document (id ``claim_id``, external version ``revision``)."""
+        doc = self.model_dump(mode="json")
+        doc["outlet_count"] = len(self.outlets)
+        doc["changed"] = bool(self.updates or self.updated_by)
+        doc["disputed"] = bool(self.disputed_by)
+        return doc
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> TrackedClaim:
+        derived = {"outlet_count", "changed", "disputed"}
+        return cls.model_validate({k: v for k, v in doc.items() if k not in derived})

@@ -107,7 +107,9 @@ class ClaimTracker:
         max_claims_per_speaker: int = 500,
         max_wordings: int = 16,
         max_terms: int = 96,
+        max_sources: int = 100,
     ) -> None:
+        self.max_sources = max_sources
         self.store: ClaimStore = store if store is not None else {}
         self.max_claims = max_claims_per_speaker
         self.max_wordings = max_wordings
@@ -217,9 +219,13 @@ class ClaimTracker:
         if len(wordings) < self.max_wordings:
             wordings.append(set(st.claim.terms))
         terms = list(dict.fromkeys([*claim.terms, *st.claim.terms]))[: self.max_terms]
-        sources = claim.sources
+        sources, count = claim.sources, claim.source_count
         if st.article_id not in claim.article_ids:
-            sources = sorted([*sources, self._source(st)], key=lambda s: (s.seen_at, s.article_id))
+            count += 1
+            if len(sources) < self.max_sources:
+                sources = sorted(
+                    [*sources, self._source(st)], key=lambda s: (s.seen_at, s.article_id)
+                )
         outlets = claim.outlets
         if st.outlet and st.outlet not in outlets:
             outlets = [*outlets, st.outlet]
@@ -227,16 +233,18 @@ class ClaimTracker:
         quantities = claim.quantities
         if not figures(quantities) and figures(st.claim.quantities):
             quantities = st.claim.quantities
-        return claim.model_copy(
-            update={
-                "terms": terms,
-                "sources": sources,
-                "outlets": outlets,
-                "quantities": quantities,
-                "first_seen": min(claim.first_seen, st.seen_at),
-                "last_seen": max(claim.last_seen, st.seen_at),
-            }
-        )
+        update = {
+            "terms": terms,
+            "sources": sources,
+            "source_count": count,
+            "outlets": outlets,
+            "quantities": quantities,
+            "first_seen": min(claim.first_seen, st.seen_at),
+            "last_seen": max(claim.last_seen, st.seen_at),
+        }
+        if all(getattr(claim, k) == v for k, v in update.items()):
+            return claim
+        return claim.model_copy(update={**update, "revision": claim.revision + 1})
 
     def _save(self, speaker: str, claims: list[TrackedClaim]) -> None:
         if len(claims) > self.max_claims:
@@ -332,10 +340,16 @@ class ClaimTracker:
                 "updates": [
                     *later.updates,
                     ClaimUpdate(claim_id=earlier.claim_id, unit=unit, old=old, new=new),
-                ]
+                ],
+                "revision": later.revision + 1,
             }
         )
-        earlier = earlier.model_copy(update={"updated_by": [*earlier.updated_by, later.claim_id]})
+        earlier = earlier.model_copy(
+            update={
+                "updated_by": [*earlier.updated_by, later.claim_id],
+                "revision": earlier.revision + 1,
+            }
+        )
         self._replace(later)
         self._replace(earlier)
         return ClaimChange("updates", later, earlier)
@@ -363,7 +377,8 @@ class ClaimTracker:
                         value=new_value,
                         other_value=old_value,
                     ),
-                ]
+                ],
+                "revision": new.revision + 1,
             }
         )
         old = old.model_copy(
@@ -378,7 +393,8 @@ class ClaimTracker:
                         value=old_value,
                         other_value=new_value,
                     ),
-                ]
+                ],
+                "revision": old.revision + 1,
             }
         )
         self._replace(new)

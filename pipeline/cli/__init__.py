@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "alerts": ("pipeline.cli.alerts", "Manage alert rules: add, list, remove, test."),
     "kibana": ("pipeline.cli.kibana", "Import the Kibana saved objects and alerting rules."),
     "audit": ("pipeline.cli.audit", "Account for every article: indexed, dead-lettered, lost."),
+    "claims": ("pipeline.cli.claims", "A speaker's distinct claims over time, changes, disputes."),
 }
 
 

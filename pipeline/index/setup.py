@@ -30,7 +30,12 @@ class SetupReport:
     conflicts: list[str] = field(default_factory=list)  # mapping changes left to a rollover
 
     def created_kinds(self, names: Names) -> set[str]:
-        kinds = {names.first_index: "articles", names.stories: "stories", names.alerts: "alerts"}
+        kinds = {
+            names.first_index: "articles",
+            names.stories: "stories",
+            names.alerts: "alerts",
+            names.claims: "claims",
+        }
         return {kinds[i] for i in self.created if i in kinds}
 
     def lines(self) -> list[str]:
@@ -80,7 +85,7 @@ def install(client: Elasticsearch, settings: Settings) -> SetupReport:
         client, names.first_index, aliases=write_alias
     ):
         report.created.append(names.first_index)
-    for index in (names.stories, names.alerts):
+    for index in (names.stories, names.alerts, names.claims):
         if not client.indices.exists(index=index) and _create(client, index):
             report.created.append(index)
     # Indices created from an older template get the fields added since (mappings only grow;
@@ -89,6 +94,7 @@ def install(client: Elasticsearch, settings: Settings) -> SetupReport:
         ("articles", names.alias),
         ("stories", names.stories),
         ("alerts", names.alerts),
+        ("claims", names.claims),
     ):
         if kind not in report.created_kinds(names):
             _update_mapping(client, target, rendered(kind, names)["template"]["mappings"], report)

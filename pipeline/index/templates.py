@@ -21,7 +21,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 #: ``<es config>/hunspell/en_US/`` (see docs/decisions.md, "Index and search").
 HUNSPELL_DIR = Path(__file__).resolve().parent / "hunspell" / "en_US"
 
-TEMPLATE_FILES = ("articles", "stories", "alerts")
+TEMPLATE_FILES = ("articles", "stories", "alerts", "claims")
 
 
 @cache
@@ -62,6 +62,7 @@ class Names:
     alias: str  # write alias of the articles indices
     stories: str  # index of story clusters
     alerts: str  # alerts index
+    claims: str = "wirewatch-claims"  # tracked claims, one document each
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Names:
@@ -69,6 +70,7 @@ class Names:
             alias=settings.index_alias,
             stories=settings.stories_index,
             alerts=settings.alerts_index,
+            claims=settings.claims_index,
         )
 
     @property
@@ -89,7 +91,12 @@ class Names:
         return f"{self.alias}-lifecycle"
 
     def template_name(self, kind: str) -> str:
-        return {"articles": self.alias, "stories": self.stories, "alerts": self.alerts}[kind]
+        return {
+            "articles": self.alias,
+            "stories": self.stories,
+            "alerts": self.alerts,
+            "claims": self.claims,
+        }[kind]
 
 
 def rendered(kind: str, names: Names) -> dict[str, Any]:
@@ -103,6 +110,8 @@ def rendered(kind: str, names: Names) -> dict[str, Any]:
         body["index_patterns"] = [f"{names.stories}*"]
     elif kind == "alerts":
         body["index_patterns"] = [f"{names.alerts}*"]
+    elif kind == "claims":
+        body["index_patterns"] = [f"{names.claims}*"]
     else:
         raise KeyError(f"unknown template {kind!r}")
     return body

@@ -24,6 +24,7 @@ def es_settings(stack: LocalStack) -> Settings:
         index_alias=f"{prefix}-articles",
         stories_index=f"{prefix}-stories",
         alerts_index=f"{prefix}-alerts",
+        claims_index=f"{prefix}-claims",
         topic_prefix=f"{prefix}.",
         es_bulk_max_docs=200,
     )
@@ -54,6 +55,7 @@ def cli_env(es_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         "index_alias",
         "stories_index",
         "alerts_index",
+        "claims_index",
         "topic_prefix",
     ):
         monkeypatch.setenv(f"WIREWATCH_{name.upper()}", str(getattr(es_settings, name)))
