@@ -23,6 +23,7 @@ RULES_DIR = HERE / "rules"
 
 ARTICLES_DV = "wirewatch-articles"
 ALERTS_DV = "wirewatch-alerts"
+CLAIMS_DV = "wirewatch-tracked-claims"  # the claims index: one document per tracked claim
 CORE_VERSION = "8.8.0"  # the object shape; Kibana 9 migrates forward on import
 TYPE_VERSION = {"index-pattern": "8.0.0", "search": "8.0.0", "lens": "8.9.0", "dashboard": "8.9.0"}
 SEARCH_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
@@ -217,6 +218,33 @@ def saved_objects() -> list[dict]:
     objects = [
         data_view(ARTICLES_DV, "wirewatch-articles-*", "ingested_at", "Wirewatch articles"),
         data_view(ALERTS_DV, "wirewatch-alerts*", "fired_at", "Wirewatch alerts"),
+        data_view(CLAIMS_DV, "wirewatch-claims*", "first_seen", "Wirewatch tracked claims"),
+        search(
+            "wirewatch-claim-timeline",
+            "Claim timeline: Valery Gerasimov",
+            CLAIMS_DV,
+            'speaker : "Valery Gerasimov"',
+            ["speaker", "content", "outlet_count", "source_count", "quantities.text", "last_seen"],
+            [["first_seen", "asc"]],
+            "One row per distinct claim of a speaker, oldest first; change the name for another.",
+        ),
+        search(
+            "wirewatch-claims-changed-disputed",
+            "Changed and disputed claims",
+            CLAIMS_DV,
+            "changed : true or disputed : true",
+            [
+                "speaker",
+                "content",
+                "quantities.text",
+                "updates.old",
+                "updates.new",
+                "disputed_by.speaker",
+                "outlet_count",
+            ],
+            [["last_seen", "desc"]],
+            "Claims whose figure a later claim changed, or that another speaker disputes.",
+        ),
         search(
             "wirewatch-claims-gerasimov",
             "Claims by Valery Gerasimov",
@@ -302,6 +330,11 @@ def saved_objects() -> list[dict]:
                 ("lens", "wirewatch-top-outlets", {"x": 24, "y": 12, "w": 24, "h": 15}),
                 ("search", "wirewatch-latest-alerts", {"x": 0, "y": 27, "w": 48, "h": 15}),
                 ("search", "wirewatch-claims-table", {"x": 0, "y": 42, "w": 48, "h": 18}),
+                (
+                    "search",
+                    "wirewatch-claims-changed-disputed",
+                    {"x": 0, "y": 60, "w": 48, "h": 15},
+                ),
             ],
         )
     )

@@ -20,7 +20,11 @@ KIBANA = Path(__file__).resolve().parents[3] / "kibana"
 NDJSON = KIBANA / "saved_objects.ndjson"
 RULE_FILES = sorted((KIBANA / "rules").glob("*.json"))
 #: data view id -> the template its documents follow
-DATA_VIEW_TEMPLATE = {"wirewatch-articles": "articles", "wirewatch-alerts": "alerts"}
+DATA_VIEW_TEMPLATE = {
+    "wirewatch-articles": "articles",
+    "wirewatch-alerts": "alerts",
+    "wirewatch-tracked-claims": "claims",
+}
 
 
 def _generator():
@@ -158,9 +162,10 @@ def test_data_view_patterns_match_the_index_names() -> None:
     views = {o["id"]: o["attributes"] for o in OBJECTS if o["type"] == "index-pattern"}
     assert views["wirewatch-articles"]["title"] == "wirewatch-articles-*"
     assert views["wirewatch-alerts"]["title"].startswith("wirewatch-alerts")
+    assert views["wirewatch-tracked-claims"]["title"] == "wirewatch-claims*"
 
 
-def test_dashboard_has_the_five_panels() -> None:
+def test_dashboard_has_the_six_panels() -> None:
     board = BY_KEY[("dashboard", "wirewatch-overview")]
     targets = {(r["type"], r["id"]) for r in board["references"]}
     assert targets == {
@@ -169,6 +174,7 @@ def test_dashboard_has_the_five_panels() -> None:
         ("lens", "wirewatch-top-outlets"),
         ("search", "wirewatch-latest-alerts"),
         ("search", "wirewatch-claims-table"),
+        ("search", "wirewatch-claims-changed-disputed"),
     }
 
 
