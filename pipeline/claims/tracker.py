@@ -30,6 +30,7 @@ from typing import Literal
 
 from pipeline.claims.identity import (
     NEGATION_OVERLAP,
+    SUBJECT_MIN_SHARED,
     SUBJECT_OVERLAP,
     Conflict,
     conflict,
@@ -116,6 +117,13 @@ class ClaimTracker:
         self.max_terms = max_terms
         # claim id -> terms of each wording (derived from sources; rebuilt when absent)
         self._wordings: dict[str, list[set[str]]] = {}
+        # derived lookups, rebuilt from the store when it arrives filled (a recovered table):
+        # claim id -> speaker, term -> claim ids (link candidates), claim id -> its terms
+        self._speaker_of: dict[str, str] = {}
+        self._postings: dict[str, set[str]] = {}
+        self._terms_of: dict[str, frozenset[str]] = {}
+        self._ids_of: dict[str, set[str]] = {}
+        self._indexed = False
 
     # --- reading -------------------------------------------------------------------------
 
@@ -125,11 +133,53 @@ class ClaimTracker:
         return sorted((c for g in groups for c in g), key=lambda c: (c.first_seen, c.claim_id))
 
     def _find(self, claim_id: str) -> TrackedClaim | None:
-        for group in self.store.values():
-            for c in group:
-                if c.claim_id == claim_id:
-                    return c
+        self._ensure_index()
+        speaker = self._speaker_of.get(claim_id)
+        for c in self.store.get(speaker, []) if speaker else []:
+            if c.claim_id == claim_id:
+                return c
         return None
+
+    def _ensure_index(self) -> None:
+        if not self._indexed:
+            self._indexed = True
+            for speaker in list(self.store):
+                self._reindex(speaker, self.store[speaker])
+
+    def _reindex(self, speaker: str, claims: list[TrackedClaim]) -> None:
+        """Bring the derived lookups in line with one speaker's (saved) claims."""
+        ids = {c.claim_id for c in claims}
+        for gone in self._ids_of.get(speaker, set()) - ids:
+            self._unindex(gone)
+        self._ids_of[speaker] = ids
+        for c in claims:
+            terms = frozenset(c.terms)
+            if self._terms_of.get(c.claim_id) == terms:
+                continue
+            self._unindex(c.claim_id)
+            self._speaker_of[c.claim_id] = speaker
+            self._terms_of[c.claim_id] = terms
+            for t in terms:
+                self._postings.setdefault(t, set()).add(c.claim_id)
+
+    def _unindex(self, claim_id: str) -> None:
+        for t in self._terms_of.pop(claim_id, frozenset()):
+            posting = self._postings.get(t)
+            if posting is not None:
+                posting.discard(claim_id)
+                if not posting:
+                    del self._postings[t]
+        self._speaker_of.pop(claim_id, None)
+        self._wordings.pop(claim_id, None)
+
+    def _candidates(self, terms: set[str], minimum: int) -> list[TrackedClaim]:
+        """Claims sharing at least ``minimum`` terms, in first-seen order."""
+        counts: dict[str, int] = {}
+        for t in terms:
+            for cid in self._postings.get(t, ()):
+                counts[cid] = counts.get(cid, 0) + 1
+        found = [self._find(cid) for cid, n in counts.items() if n >= minimum]
+        return sorted((c for c in found if c), key=lambda c: (c.first_seen, c.claim_id))
 
     # --- writing -------------------------------------------------------------------------
 
@@ -148,6 +198,7 @@ class ClaimTracker:
         return known[0] if len(known) == 1 else speaker
 
     def observe_statement(self, st: Statement) -> list[ClaimChange]:
+        self._ensure_index()
         speaker = self.canonical_speaker(st.speaker)
         if speaker != st.speaker:
             st = replace(st, claim=st.claim.model_copy(update={"speaker": speaker}))
@@ -251,6 +302,7 @@ class ClaimTracker:
             claims = sorted(claims, key=lambda c: (c.last_seen, c.claim_id))[-self.max_claims :]
             claims.sort(key=lambda c: (c.first_seen, c.claim_id))
         self.store[speaker] = claims
+        self._reindex(speaker, claims)
 
     def _replace(self, claim: TrackedClaim) -> None:
         group = list(self.store.get(claim.speaker, []))
@@ -258,6 +310,7 @@ class ClaimTracker:
             if c.claim_id == claim.claim_id:
                 group[i] = claim
         self.store[claim.speaker] = group
+        self._reindex(claim.speaker, group)
 
     # --- links ---------------------------------------------------------------------------
 
@@ -290,7 +343,7 @@ class ClaimTracker:
                 best[kind] = (rank, old, change)
 
         # current claims only: those no later claim updates (the figure the speaker has now)
-        for old in self.claims():
+        for old in self._candidates(new_terms, SUBJECT_MIN_SHARED):
             if old.claim_id == new.claim_id or old.updated_by:
                 continue
             overlap = subject_overlap(new_terms, set(old.terms))
