@@ -12,6 +12,8 @@ import logging
 import os
 import sys
 import threading
+import time
+from collections.abc import Callable
 
 import click
 import faust
@@ -28,6 +30,8 @@ class Worker(faust.Worker):
 
     - No progress spinner unless stdout is a terminal: the spinner writes cursor escape
       codes and backspaces unconditionally, which end up in log files (issue 11 item 8).
+    - Client-library retry noise collapsed (``RepeatFilter``): one line per kind of
+      failure per 30 s while a broker is away, with the count held back.
     - A bounded stop: after SIGTERM/SIGINT a timer ends the process once the grace period
       is over. With the broker away, Faust's shutdown waits on commits and the producer
       flush for minutes; at-least-once delivery makes the hard exit safe.
@@ -38,6 +42,12 @@ class Worker(faust.Worker):
         self.stop_grace_s = stop_grace_s
         if not _isatty(self.stdout):
             self.spinner = None
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        repeats = RepeatFilter()
+        for handler in logger.handlers:
+            handler.addFilter(repeats)
 
     def _on_sigint(self) -> None:
         self._arm_stop_timer("SIGINT")
@@ -61,6 +71,37 @@ class Worker(faust.Worker):
         timer = threading.Timer(self.stop_grace_s, overdue)
         timer.daemon = True
         timer.start()
+
+
+#: Client libraries that log every failed attempt while a broker is away (a 9 s Kafka
+#: restart: ~1,000 ERROR lines from aiokafka alone, issue 11 item 8).
+CHATTY_LOGGERS = ("aiokafka", "kafka", "faust.transport")
+
+
+class RepeatFilter(logging.Filter):
+    """Passes the first record of each (logger, message template) per ``window_s``; the
+    next one after the window says how many like it were held back. Our own records
+    (dead letters, stage summaries) are not touched: only ``CHATTY_LOGGERS``."""
+
+    def __init__(self, window_s: float = 30.0, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self.window_s = window_s
+        self.clock = clock
+        self.seen: dict[tuple[str, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(CHATTY_LOGGERS):
+            return True
+        key = (record.name, record.msg)
+        now = self.clock()
+        first, held = self.seen.get(key, (None, 0))
+        if first is not None and now - first < self.window_s:
+            self.seen[key] = (first, held + 1)
+            return False
+        if held:
+            record.msg = f"{record.msg} ({held} more like this in the last {self.window_s:.0f}s)"
+        self.seen[key] = (now, 0)
+        return True
 
 
 def _isatty(stream: object) -> bool:

@@ -3,6 +3,7 @@ children, kill them, signal it, read what it printed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -88,6 +89,7 @@ class Run:
         return pid
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 60) -> int:
+        children = self.children() if self.proc.poll() is None else {}
         if self.proc.poll() is None:
             self.proc.send_signal(signum)
         try:
@@ -95,6 +97,9 @@ class Run:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+            for pid in children.values():  # leave nothing behind for the next test
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
             raise AssertionError(f"run ignored {signum!r} for {timeout}s") from None
 
 

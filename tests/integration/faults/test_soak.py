@@ -1,0 +1,71 @@
+"""The fault soak (issue 11 item 4), CI-sized: ``wirewatch run`` with every stage on and an
+alert rule with a signed webhook, while the worker is killed -9 twice (backlog in flight,
+alerts pending), the poller is killed -9 while it fetches pages, Elasticsearch is stopped
+for 30 s and Kafka is restarted with a backlog. Judged by ``wirewatch audit`` and by what
+the index, the alerts index and the webhook receiver hold. ~84 articles; a few minutes
+(see the board for the measured time). ``bench/soak.py`` runs the same for longer.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from soak_harness import Soak
+
+from pipeline.settings import Settings
+from pipeline.stack import LocalStack
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
+
+ESCAPE = re.compile(r"\x1b\[|\x08")
+
+
+def test_fault_soak_loses_nothing_duplicates_nothing_and_alerts_once(
+    stack: LocalStack, fault_settings: Settings, fault_es, tmp_path: Path
+) -> None:
+    soak = Soak(stack, fault_settings, tmp_path, say=print)
+    try:
+        soak.start()
+        soak.faults()
+        report = soak.settle()
+        figures = soak.judge(report)
+        print("\n".join(figures.lines()))
+        assert soak.run is not None
+        out = soak.run.text()
+    finally:
+        soak.close()
+
+    assert report.ok and not report.lost and not report.duplicated, report.to_dict()
+    assert figures.dead_lettered == 0, report.dead_lettered
+    assert figures.articles == len(soak.stories)
+    assert figures.wrong_clusters == 0, "\n".join(figures.lines())
+    assert figures.alerts_expected > 0
+    assert figures.alert_duplicates == 0
+    assert soak.receiver.bad_signatures == 0
+    assert figures.webhook_repeats_without_key == 0
+    # every expected alert was delivered at least once, whether or not it reached the index
+    assert soak.alerted_clusters() >= soak.expected_alert_clusters, "webhooks missing"
+
+    # run rode it all out: one line per state change, never a traceback
+    assert "Traceback" not in out, out[-3000:]
+    assert out.count("elasticsearch unreachable") >= 1 and "elasticsearch back after" in out
+    assert out.count("worker was killed by SIGKILL") == 2
+    assert out.count("poller was killed by SIGKILL") == 1
+    logs = tmp_path / "home" / "logs"
+    for log in logs.glob("*.log"):
+        assert not ESCAPE.search(log.read_text(errors="replace")), f"escape codes in {log}"
+    errors = (logs / "worker.log").read_text(errors="replace").count("[ERROR]")
+    assert errors < 60, f"{errors} ERROR lines in worker.log: outages must read as a few lines"
+
+    if figures.alerts_indexed < figures.alerts_expected:
+        # Known (issue 11 item 10, worker-core): the alert stage indexes alerts with its own
+        # loop, which dead-letters them after a few seconds of Elasticsearch being down
+        # instead of retrying to the deadline like the article sink. Everything above held;
+        # this turns into a pass once that lands.
+        pytest.xfail(
+            f"{figures.alerts_expected - figures.alerts_indexed} of"
+            f" {figures.alerts_expected} alerts dead-lettered by alert-index during the outage"
+        )
+    assert figures.alerts_indexed == figures.alerts_expected
