@@ -388,6 +388,22 @@ class Soak:
         self.receiver.close()
         self.es.close()
 
+    def diagnostics(self, lines: int = 40) -> str:
+        """The ends of run's output and of the children's logs, for a failure message."""
+        parts = [f"indexed {self.indexed_or_none()}, receiver {len(self.receiver.requests)} posts"]
+        files = [self.workdir / "run.out", *sorted((self.settings.home / "logs").glob("*.log"))]
+        for path in files:
+            if path.exists():
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                parts.append(f"--- {path.name}\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    def indexed_or_none(self) -> int | None:
+        try:
+            return self.indexed()
+        except Exception:
+            return None
+
     def wirewatch(self, *args: str) -> str:
         import subprocess
         import sys
@@ -506,7 +522,7 @@ class Soak:
         """Every fault once, each with a backlog; the stories run out as the faults do."""
         per_wave = max(1, len(self.stories) // 5)
         first = self.wave(per_wave)
-        self.kill_worker(lambda: self.indexed() >= 2 and self.backlog() >= 4, "backlog in flight")
+        self.kill_worker(lambda: self.indexed() >= 1 and self.backlog() >= 2, "backlog in flight")
         self.wait_polled(first)
         self.wave(per_wave)
         self.kill_worker(

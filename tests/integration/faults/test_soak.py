@@ -33,7 +33,14 @@ def test_fault_soak_loses_nothing_duplicates_nothing_and_alerts_once(
         figures = soak.judge(report)
         print("\n".join(figures.lines()))
         assert soak.run is not None
+        # `stack down` under a running pipeline: with Kafka gone the worker must still stop
+        # on SIGTERM by itself (not be SIGKILLed by run after its 15 s), issue 11 item 8.
+        stack.stop_kafka()
+        stopped = soak.run.stop()
         out = soak.run.text()
+    except BaseException:
+        print(soak.diagnostics())  # shown by pytest with the failure
+        raise
     finally:
         soak.close()
 
@@ -48,6 +55,8 @@ def test_fault_soak_loses_nothing_duplicates_nothing_and_alerts_once(
     # every expected alert was delivered at least once, whether or not it reached the index
     assert soak.alerted_clusters() >= soak.expected_alert_clusters, "webhooks missing"
 
+    assert stopped == 0, out[-2000:]
+    assert "did not stop within" not in out, out[-2000:]
     # run rode it all out: one line per state change, never a traceback
     assert "Traceback" not in out, out[-3000:]
     assert out.count("elasticsearch unreachable") >= 1 and "elasticsearch back after" in out
