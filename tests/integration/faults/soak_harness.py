@@ -312,6 +312,7 @@ class Figures:
     webhooks_missing: int = 0
     webhook_posts: int = 0
     webhook_repeats_without_key: int = 0
+    wrong_examples: list[str] = field(default_factory=list)
     restart_to_processing_s: list[float] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -324,7 +325,8 @@ class Figures:
             f"lost             {self.lost}",
             f"duplicated       {self.duplicated}",
             f"dead-lettered    {self.dead_lettered}",
-            f"wrong clusters   {self.wrong_clusters} of {self.clusters} expected clusters",
+            f"wrong clusters   {self.wrong_clusters} of {self.clusters} expected clusters"
+            + (f" ({'; '.join(self.wrong_examples[:5])})" if self.wrong_examples else ""),
             f"alerts           {self.alerts_indexed} indexed of {self.alerts_expected} expected"
             f" ({self.alert_duplicates} duplicate)",
             f"webhooks         {self.webhook_posts} posts, {self.webhooks_missing} alerts never"
@@ -584,7 +586,11 @@ class Soak:
         expected = {a.id: dedup.assign(a).cluster_id for a in articles}
         got = self._indexed_clusters()
         f.clusters = len(set(expected.values()))
-        f.wrong_clusters = sum(1 for aid, cid in expected.items() if got.get(aid) != cid)
+        wrong = [(aid, got.get(aid), cid) for aid, cid in expected.items() if got.get(aid) != cid]
+        f.wrong_clusters = len(wrong)
+        f.wrong_examples = [
+            f"{aid[:12]} in {g and g[:12]}, expected {c[:12]}" for aid, g, c in wrong
+        ]
         # alerts: one per matching story cluster
         marked = {aid: cid for aid, cid in expected.items() if self._marked(articles, aid)}
         expected_alert_clusters = set(marked.values())
