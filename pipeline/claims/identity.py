@@ -10,7 +10,8 @@ corpus statistics: a replay must decide the same):
   common plus at least one content word, or content-word Dice >= ``SAME_DICE`` with one of
   the claim's wordings;
 - **same subject** (for changes and disputes): at least ``SUBJECT_MIN_SHARED`` content words
-  in common with the claim's wordings, and that overlap covering ``SUBJECT_OVERLAP`` of the
+  in common with the claim's wordings (``FIGURE_MIN_SHARED`` when the same speaker states a
+  figure in a shared unit on both sides), and that overlap covering ``SUBJECT_OVERLAP`` of the
   smaller side (overlap coefficient: a short restatement is covered by the vocabulary of
   all wordings seen);
 - **conflicting figures**: both state figures in a unit, and none of those values agree.
@@ -25,6 +26,8 @@ from pipeline.records import Quantity
 
 SAME_DICE = 0.6
 SUBJECT_MIN_SHARED = 3
+#: the same speaker and a figure in the same unit are evidence of their own: two words do
+FIGURE_MIN_SHARED = 2
 SUBJECT_OVERLAP = 0.5
 #: a denial must be about nearly the same thing to dispute (it has no figure to compare)
 NEGATION_OVERLAP = 0.6
@@ -62,10 +65,10 @@ def dice(a: set[str], b: set[str]) -> float:
     return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
 
 
-def subject_overlap(a: set[str], b: set[str]) -> float:
-    """Overlap coefficient, 0 unless ``SUBJECT_MIN_SHARED`` words are shared."""
+def subject_overlap(a: set[str], b: set[str], min_shared: int = SUBJECT_MIN_SHARED) -> float:
+    """Overlap coefficient, 0 unless ``min_shared`` words are shared."""
     shared = len(a & b)
-    if shared < SUBJECT_MIN_SHARED:
+    if shared < min_shared:
         return 0.0
     return shared / min(len(a), len(b))
 

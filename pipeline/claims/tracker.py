@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Literal
 
 from pipeline.claims.identity import (
+    FIGURE_MIN_SHARED,
     NEGATION_OVERLAP,
     SUBJECT_MIN_SHARED,
     SUBJECT_OVERLAP,
@@ -343,13 +344,21 @@ class ClaimTracker:
                 best[kind] = (rank, old, change)
 
         # current claims only: those no later claim updates (the figure the speaker has now)
-        for old in self._candidates(new_terms, SUBJECT_MIN_SHARED):
+        minimum = FIGURE_MIN_SHARED if new_figs else SUBJECT_MIN_SHARED
+        for old in self._candidates(new_terms, minimum):
             if old.claim_id == new.claim_id or old.updated_by:
                 continue
-            overlap = subject_overlap(new_terms, set(old.terms))
+            old_figs = figures(old.quantities)
+            # the same speaker with a figure in the same unit needs less shared wording
+            # than another speaker (a dispute across sides is the costlier mistake)
+            same_unit = bool(old_figs.keys() & new_figs.keys()) and old.speaker == new.speaker
+            overlap = subject_overlap(
+                new_terms,
+                set(old.terms),
+                FIGURE_MIN_SHARED if same_unit else SUBJECT_MIN_SHARED,
+            )
             if overlap < SUBJECT_OVERLAP:
                 continue
-            old_figs = figures(old.quantities)
             if old.negated == new.negated:
                 change = conflict(old_figs, new_figs)
                 if change is None:

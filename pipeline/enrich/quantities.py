@@ -14,6 +14,9 @@ from spacy.tokens import Doc, Span
 from pipeline.records import Quantity
 
 QUANTITY_LABELS = frozenset({"PERCENT", "MONEY", "QUANTITY", "CARDINAL"})
+# spaCy tags durations as DATE/TIME ("40 days", "six months"): a figure all the same.
+DURATION_LABELS = frozenset({"DATE", "TIME"})
+DURATION_UNITS = frozenset({"minute", "hour", "day", "week", "month", "year"})
 _CURRENCIES = {"$": "USD", "£": "GBP", "€": "EUR", "¥": "JPY", "₽": "RUB", "₴": "UAH"}
 _CURRENCY_WORDS = {
     "dollar": "USD",
@@ -136,6 +139,21 @@ def extract_quantities(
     out = []
     for found in doc.ents:
         label = found.label_
+        if label in DURATION_LABELS:
+            unit = found[-1].lemma_.lower()
+            value = parse_value(found.text)
+            if unit in DURATION_UNITS and value is not None and found[0].lower_ != "the":
+                out.append(
+                    Quantity(
+                        start=found.start_char,
+                        end=found.end_char,
+                        text=found.text,
+                        value=value,
+                        unit=unit,
+                        about=_about(found, actors),
+                    )
+                )
+            continue
         if label not in QUANTITY_LABELS:
             continue
         start, end = found.start, found.end
@@ -185,4 +203,27 @@ def extract_quantities(
                 about=_about(span, actors),
             )
         )
+    # a duration the tagger missed altogether ("would last no more than 10 days")
+    covered = [(q.start, q.end) for q in out]
+    for tok in doc[:-1]:
+        nxt = doc[tok.i + 1]
+        if not (tok.like_num and nxt.lemma_.lower() in DURATION_UNITS):
+            continue
+        if any(s <= tok.idx < e for s, e in covered):
+            continue
+        value = parse_value(tok.text)
+        if value is None:
+            continue
+        span = doc[tok.i : tok.i + 2]
+        out.append(
+            Quantity(
+                start=span.start_char,
+                end=span.end_char,
+                text=span.text,
+                value=value,
+                unit=nxt.lemma_.lower(),
+                about=_about(span, actors),
+            )
+        )
+    out.sort(key=lambda q: q.start)
     return out

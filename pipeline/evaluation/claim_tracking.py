@@ -10,7 +10,8 @@ with ``key: value`` header lines (``id``, ``outlet``, ``published`` ISO time, ``
                {"type": "disputed", "between": ["g-86", "g-40"]}]}
 
 A gold claim is the first predicted claim (with a speaker) of its article whose content
-holds ``contains`` (case-insensitive); one found nowhere counts against recall. The
+holds ``contains`` (case-insensitive), one of the group's ``speaker`` first when given;
+one found nowhere counts against recall. The
 articles run through the real extraction (pipeline.enrich) and the real tracker, in
 publication order.
 
@@ -206,6 +207,10 @@ def run_tracking(
     return tracker, assigned
 
 
+def tracker_ids_of(tracker: ClaimTracker, speaker: str) -> set[str]:
+    return {c.claim_id for c in tracker.claims(speaker)} if speaker else set()
+
+
 def score_tracking(
     gold: Gold, tracker: ClaimTracker, assigned: list[tuple[Statement, str]]
 ) -> TrackingScore:
@@ -215,10 +220,17 @@ def score_tracking(
     # gold claim index -> (statement key, claim id)
     found: dict[int, tuple[tuple[str, int], str]] = {}
     for i, g in enumerate(gold.claims):
-        for st, cid in by_article.get(g.article, []):
-            if g.contains.lower() in st.claim.content.text.lower():
-                found[i] = ((st.article_id, st.ordinal), cid)
-                break
+        holding = [
+            (st, cid)
+            for st, cid in by_article.get(g.article, [])
+            if g.contains.lower() in st.claim.content.text.lower()
+        ]
+        # the gold group's speaker first (a headline may hold the same words)
+        speaker = gold.speakers.get(g.group, "")
+        holding.sort(key=lambda sc: sc[1] not in tracker_ids_of(tracker, speaker))
+        if holding:
+            st, cid = holding[0]
+            found[i] = ((st.article_id, st.ordinal), cid)
     gold_pairs = {
         (i, j)
         for i, j in combinations(range(len(gold.claims)), 2)

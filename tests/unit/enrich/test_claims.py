@@ -237,3 +237,16 @@ def test_a_number_left_outside_its_qualifier_joins_it(annotator: Annotator) -> N
     text = "Lykhovy said Russian forces controlled no more than 50 per cent of the territory."
     figures = [(q.value, q.unit) for c in annotator.annotate(text).claims for q in c.quantities]
     assert figures == [(50.0, "percent")]
+
+
+@pytest.mark.parametrize(
+    ("text", "figure"),
+    [
+        ("Horak said the gas reserves would last 40 days.", (40.0, "day")),
+        ("Novak said the gas reserves would last no more than 10 days.", (10.0, "day")),
+    ],
+)
+def test_a_duration_is_a_figure(annotator: Annotator, text: str, figure: tuple) -> None:
+    (claim,) = annotator.annotate(text).claims
+    assert [(q.value, q.unit) for q in claim.quantities] == [figure]
+    assert "day" not in claim.terms
