@@ -7,7 +7,8 @@ and the content words the wordings share. Deterministic, order-free measures onl
 corpus statistics: a replay must decide the same):
 
 - **same claim**: same speaker and polarity, no conflicting figure, and either a figure in
-  common plus at least one content word, or content-word Dice >= ``SAME_DICE`` with one of
+  common (a count of 10 or more may count different nouns: "430 soldiers", "430
+  servicemen") plus at least one content word, or content-word Dice >= ``SAME_DICE`` with one of
   the claim's wordings;
 - **same subject** (for changes and disputes): at least ``SUBJECT_MIN_SHARED`` content words
   in common with the claim's wordings (``FIGURE_MIN_SHARED`` when the same speaker states a
@@ -61,6 +62,29 @@ def shares_figure(a: dict[str, set[float]], b: dict[str, set[float]]) -> bool:
     return any(a[u] & b[u] for u in a.keys() & b.keys())
 
 
+#: units that name a measure, not the things counted; a count's noun varies by outlet
+#: ("430 soldiers", "430 servicemen"), a measure's does not
+MEASURE_UNITS = frozenset(
+    {"percent", "minute", "hour", "day", "week", "month", "year", "km", "kg", "tonne"}
+)
+
+
+def shares_count(a: dict[str, set[float]], b: dict[str, set[float]]) -> bool:
+    """A count (not a measure or currency) of the same value, whatever noun it counts:
+    only values of 10 or more (small numbers recur by chance), not year-like ones."""
+
+    def counts(figs: dict[str, set[float]]) -> set[float]:
+        return {
+            v
+            for unit, values in figs.items()
+            if unit not in MEASURE_UNITS and not (len(unit) == 3 and unit.isupper())
+            for v in values
+            if v >= 10 and not (1900 <= v <= 2100 and v.is_integer())
+        }
+
+    return bool(counts(a) & counts(b))
+
+
 def dice(a: set[str], b: set[str]) -> float:
     return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
 
@@ -85,7 +109,8 @@ def same_claim(
     union, ``claim_figs`` its figures."""
     if conflict(claim_figs, figs) is not None:
         return 0.0
-    if shares_figure(claim_figs, figs) and terms & claim_terms:
+    shared = shares_figure(claim_figs, figs) or shares_count(claim_figs, figs)
+    if shared and terms & claim_terms:
         return 1.0 + dice(terms, claim_terms)  # a shared figure outranks shared words
     best = max((dice(terms, w) for w in wordings), default=0.0)
     return best if best >= SAME_DICE else 0.0

@@ -199,3 +199,26 @@ def test_claims_per_speaker_are_bounded() -> None:
         c = claim("A Speaker", f"claim {i}", f"word{i} other{i}")
         tracker.observe(article(f"a{i}", "x", i, c))
     assert [c.content for c in tracker.claims("A Speaker")] == ["claim 3", "claim 4", "claim 5"]
+
+
+def test_a_count_of_the_same_value_is_one_claim_whatever_noun_it_counts() -> None:
+    tracker = ClaimTracker()
+    soldiers = claim(
+        "Valery Gerasimov",
+        "430 Ukrainian soldiers had been taken prisoner",
+        "ukrainian soldier prisoner take",
+        ((430.0, "soldier"),),
+    )
+    servicemen = claim(
+        "Valery Gerasimov",
+        "430 Ukrainian servicemen were captured",
+        "ukrainian serviceman capture",
+        ((430.0, "serviceman"),),
+    )
+    tracker.observe(article("a1", "courier", 0, soldiers))
+    changes = tracker.observe(article("a2", "wire", 1, servicemen))
+    assert [c.kind for c in changes] == ["source"]
+    small = claim(
+        "Valery Gerasimov", "3 ukrainian villages", "ukrainian village", ((3.0, "village"),)
+    )
+    assert [c.kind for c in tracker.observe(article("a3", "x", 2, small))] == ["new"]
