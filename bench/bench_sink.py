@@ -93,11 +93,12 @@ def main() -> None:
     stack = state_dir = None
     url = os.environ.get("WIREWATCH_ES_URL")
     if not url:
+        from pipeline.index.templates import hunspell_dictionaries
         from pipeline.stack import scratch_stack
 
         state_dir = Path(tempfile.mkdtemp(prefix="wirewatch-bench-"))
         state_dir.chmod(0o755)
-        stack = scratch_stack(state_dir)
+        stack = scratch_stack(state_dir, hunspell=hunspell_dictionaries())
         print("starting a local Elasticsearch node ...", file=sys.stderr)
         stack.start_elasticsearch()
         url = stack.es_url

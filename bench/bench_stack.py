@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pipeline.index.templates import hunspell_dictionaries
 from pipeline.settings import Settings
 from pipeline.stack import LocalStack, scratch_stack
 from pipeline.stack.java import find_elasticsearch_java, find_kafka_java
@@ -32,7 +33,13 @@ HEAP = "512m"
 
 
 def _stack(state: Path, cache: Path) -> LocalStack:
-    return scratch_stack(state, cache_dir=cache, kafka_heap=HEAP, es_heap=HEAP)
+    return scratch_stack(
+        state,
+        cache_dir=cache,
+        kafka_heap=HEAP,
+        es_heap=HEAP,
+        hunspell=hunspell_dictionaries(),
+    )
 
 
 def _timed_up(stack: LocalStack) -> float:

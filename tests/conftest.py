@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.index.templates import hunspell_dictionaries
 from pipeline.settings import Settings
 from pipeline.stack import LocalStack, StackError, scratch_stack
 from pipeline.stack.process import is_alive
@@ -47,7 +48,7 @@ def stack() -> Iterator[LocalStack]:
     home.chmod(0o755)
     (home / "owner.pid").write_text(f"{os.getpid()}\n")
     state_dir = home / "stack"
-    local = scratch_stack(state_dir, settings)
+    local = scratch_stack(state_dir, settings, hunspell=hunspell_dictionaries())
     try:
         local.up()
     except StackError as error:

@@ -18,20 +18,20 @@ log = logging.getLogger(__name__)
 
 
 class ElasticsearchNotConfiguredError(RuntimeError):
-    """No Elasticsearch URL set and no managed local node to fall back on."""
+    """No Elasticsearch URL in the settings (the CLI decides it: pipeline.cli.servers)."""
+
+
+NOT_CONFIGURED = (
+    "WIREWATCH_ES_URL is not set: set it to the Elasticsearch URL, "
+    "or start the managed local stack with `wirewatch stack up`"
+)
 
 
 def es_url(settings: Settings) -> str:
-    """The configured URL, or the managed local node's when none is set."""
-    if settings.es_url:
-        return settings.es_url
-    try:  # the managed local stack (pipeline.stack) knows its own port
-        from pipeline.stack import local_es_url
-    except ImportError as exc:
-        raise ElasticsearchNotConfiguredError(
-            "WIREWATCH_ES_URL is not set and the managed local stack is unavailable"
-        ) from exc
-    return local_es_url(settings)
+    """The URL of the settings; never a guess (no local fallback here)."""
+    if not settings.es_url:
+        raise ElasticsearchNotConfiguredError(NOT_CONFIGURED)
+    return settings.es_url
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -69,10 +69,7 @@ def unreachable_message(settings: Settings, exc: Exception) -> str:
         url = es_url(settings)
     except ElasticsearchNotConfiguredError as missing:
         return str(missing)
-    hint = (
-        "" if settings.es_url else " (start it with `wirewatch stack up` or set WIREWATCH_ES_URL)"
-    )
-    return f"cannot reach Elasticsearch at {url}: {exc.__class__.__name__}{hint}"
+    return f"cannot reach Elasticsearch at {url}: {exc.__class__.__name__}"
 
 
 def make_async_client(settings: Settings) -> AsyncElasticsearch:

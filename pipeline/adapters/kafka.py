@@ -26,20 +26,20 @@ RETRIES = 10
 
 
 class KafkaNotConfiguredError(RuntimeError):
-    """No bootstrap servers set and no managed local broker to fall back on."""
+    """No bootstrap servers in the settings (the CLI decides them: pipeline.cli.servers)."""
+
+
+NOT_CONFIGURED = (
+    "WIREWATCH_KAFKA_BOOTSTRAP is not set: set it to the Kafka bootstrap servers, "
+    "or start the managed local stack with `wirewatch stack up`"
+)
 
 
 def bootstrap_servers(settings: Settings) -> str:
-    """The configured bootstrap servers, or the managed local broker's."""
-    if settings.kafka_bootstrap:
-        return settings.kafka_bootstrap
-    try:  # the managed local stack (pipeline.stack) knows its own port
-        from pipeline.stack import local_kafka_bootstrap
-    except ImportError as exc:
-        raise KafkaNotConfiguredError(
-            "WIREWATCH_KAFKA_BOOTSTRAP is not set and the managed local stack is unavailable"
-        ) from exc
-    return local_kafka_bootstrap(settings)
+    """The bootstrap servers of the settings; never a guess (no local fallback here)."""
+    if not settings.kafka_bootstrap:
+        raise KafkaNotConfiguredError(NOT_CONFIGURED)
+    return settings.kafka_bootstrap
 
 
 def client_options(settings: Settings) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pipeline import vocabulary
 from pipeline.alerts.engine import check_rule
 from pipeline.alerts.query import QuerySyntaxError
 from pipeline.cli.articles import TIME, article_lines, option_fields, vocabulary_options
+from pipeline.cli.servers import resolve
 from pipeline.records import AlertRule, Delivery
 from pipeline.settings import get_settings
 from pipeline.vocabulary import TIME_HELP
@@ -24,7 +25,7 @@ _RULE_ID = re.compile(r"^[^\s:\"()]+$")
 def _store():
     from pipeline.alerts.rules import RuleStore
 
-    store = RuleStore(get_settings())
+    store = RuleStore(resolve(get_settings(), elasticsearch=False))
     store.ensure_topic()
     return store
 
@@ -151,7 +152,7 @@ def test(
     from pipeline.alerts.esquery import rule_node
     from pipeline.index.search import SearchRequest, build_search, search
 
-    settings = get_settings()
+    settings = resolve(get_settings(), kafka=False)
     rule: AlertRule | None = None
     if _RULE_ID.match(rule_or_query):
         try:

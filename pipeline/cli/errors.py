@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import click
 
+from pipeline.cli.servers import decided
 from pipeline.settings import Settings, get_settings
 
 EXIT_UNREACHABLE = 1
@@ -34,14 +35,15 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def _kafka_line(settings: Settings) -> str:
     from pipeline.adapters.kafka import KafkaNotConfiguredError, bootstrap_servers
 
+    decision = decided(settings)
     try:
-        where = bootstrap_servers(settings)
+        where = bootstrap_servers(decision.settings)
     except KafkaNotConfiguredError as missing:
         return str(missing)
     fix = (
-        "check WIREWATCH_KAFKA_BOOTSTRAP and that the brokers are up"
-        if settings.kafka_bootstrap
-        else "start it with `wirewatch stack up` or set WIREWATCH_KAFKA_BOOTSTRAP"
+        "the managed local broker stopped: `wirewatch stack up` starts it again"
+        if "kafka" in decision.managed
+        else "check WIREWATCH_KAFKA_BOOTSTRAP and that the brokers are up"
     )
     return f"cannot reach Kafka at {where}; {fix}"
 
@@ -49,14 +51,15 @@ def _kafka_line(settings: Settings) -> str:
 def _es_line(settings: Settings) -> str:
     from pipeline.adapters.elastic import ElasticsearchNotConfiguredError, es_url
 
+    decision = decided(settings)
     try:
-        where = es_url(settings)
+        where = es_url(decision.settings)
     except ElasticsearchNotConfiguredError as missing:
         return str(missing)
     fix = (
-        "check WIREWATCH_ES_URL and that the cluster is up"
-        if settings.es_url
-        else "start it with `wirewatch stack up` or set WIREWATCH_ES_URL"
+        "the managed local node stopped: `wirewatch stack up` starts it again"
+        if "elasticsearch" in decision.managed
+        else "check WIREWATCH_ES_URL and that the cluster is up"
     )
     return f"cannot reach Elasticsearch at {where}; {fix}"
 

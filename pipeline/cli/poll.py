@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from pipeline.cli.servers import resolve
 from pipeline.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def command(once: bool, feeds_file: Path | None, quiet: bool) -> None:
     from pipeline.adapters.kafka import ensure_topics
     from pipeline.poll.poller import FeedOutcome, Poller
 
-    settings = get_settings()
+    settings = resolve(get_settings(), elasticsearch=False)
     source = feeds_file or settings.feeds_file or settings.home / "feeds.yaml"
     if not source.exists():
         raise click.ClickException(f"no feed registry at {source}; see `wirewatch feeds add`")

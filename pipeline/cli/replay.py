@@ -9,6 +9,7 @@ from kafka import KafkaConsumer
 
 from pipeline.adapters.elastic import make_async_client
 from pipeline.adapters.kafka import client_options, make_producer
+from pipeline.cli.servers import resolve
 from pipeline.index.replay import ReplayReport, ReplayStartError, parse_start, replay
 from pipeline.index.sink import BulkSink, SinkError
 from pipeline.settings import get_settings
@@ -23,7 +24,7 @@ def _progress(report: ReplayReport, total: int) -> None:
 
 
 async def _run(start_text: str, batch_size: int) -> ReplayReport:
-    settings = get_settings()
+    settings = resolve(get_settings())
     try:
         start = parse_start(start_text)
     except ReplayStartError as exc:

@@ -17,15 +17,12 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 import yaml
 
+from pipeline.cli import servers
 from pipeline.settings import Settings, get_settings
-
-if TYPE_CHECKING:
-    pass
 
 LOOPBACK = "127.0.0.0/8,::1/128"
 DEMO_PORT = 8765
@@ -63,17 +60,11 @@ def _connected(settings: Settings) -> tuple[Settings, dict[str, str]]:
     """Settings (and child environment) with concrete server addresses."""
     env = dict(os.environ)
     if settings.embedded:
-        from pipeline.stack import StackError, ensure_stack
-
         say("starting the managed local stack (Kafka + Elasticsearch) ...")
-        try:
-            stack = ensure_stack(settings)
-        except StackError as error:
-            raise click.ClickException(str(error)) from error
-        settings = settings.model_copy(
-            update={"kafka_bootstrap": stack.kafka_bootstrap, "es_url": stack.es_url}
-        )
-        say(f"  kafka {stack.kafka_bootstrap}   elasticsearch {stack.es_url}")
+    # The one place that decides the servers (pipeline.cli.servers); children inherit it.
+    settings = servers.embedded(settings).settings
+    if get_settings().embedded:
+        say(f"  kafka {settings.kafka_bootstrap}   elasticsearch {settings.es_url}")
     env["WIREWATCH_KAFKA_BOOTSTRAP"] = settings.kafka_bootstrap or ""
     env["WIREWATCH_ES_URL"] = settings.es_url or ""
     return settings, env

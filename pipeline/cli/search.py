@@ -20,6 +20,7 @@ from elasticsearch import ApiError
 
 from pipeline import vocabulary
 from pipeline.cli.articles import TIME, article_lines, option_fields, vocabulary_options
+from pipeline.cli.servers import resolve
 from pipeline.settings import get_settings
 
 
@@ -55,7 +56,7 @@ def command(
     from pipeline.enrich.actors import ActorRegistry
     from pipeline.index.search import SearchRequest, search
 
-    settings = get_settings()
+    settings = resolve(get_settings(), kafka=False)
     request = SearchRequest(
         query=query,
         fields=option_fields(options),

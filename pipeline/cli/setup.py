@@ -9,6 +9,7 @@ import logging
 import click
 
 from pipeline.adapters.elastic import make_client
+from pipeline.cli.servers import resolve
 from pipeline.index.setup import install, rollover
 from pipeline.settings import get_settings
 
@@ -41,7 +42,7 @@ def _kibana_import(url: str) -> None:
 )
 @click.option("--kibana-url", help="Also import the Kibana saved objects into this Kibana.")
 def command(kafka: bool, elastic: bool, roll: bool, kibana_url: str | None) -> None:
-    settings = get_settings()
+    settings = resolve(get_settings(), kafka=kafka, elasticsearch=elastic)
     if kafka:
         from pipeline.adapters.kafka import ensure_topics
 

@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 import click
 
+from pipeline.cli.servers import stack_options
 from pipeline.settings import get_settings
 from pipeline.stack import StackError, ensure_stack, local_stack, stack_for
 from pipeline.stack.process import tail
@@ -77,10 +78,10 @@ def up(kafka_port: int | None, kafka_controller_port: int | None, es_port: int |
     started = time.monotonic()
     try:
         if overrides:
-            stack = stack_for(settings, **options, **overrides)
+            stack = stack_for(settings, **options, **overrides, **stack_options())
             stack.up()
         else:  # no ports asked for: a running stack is fine wherever it listens
-            stack = ensure_stack(settings, **options)
+            stack = ensure_stack(settings, **options, **stack_options())
     except StackError as error:
         _fail(error)
     click.echo(f"kafka          {stack.kafka_bootstrap}")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import click
 import faust
 
+from pipeline.cli.servers import resolve
 from pipeline.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def _isatty(stream: object) -> bool:
 def command(setup: bool, loglevel: str) -> None:
     from pipeline.worker.app import create_app
 
-    settings = get_settings()
+    settings = resolve(get_settings())
     if setup:
         from pipeline.adapters.elastic import make_client
         from pipeline.adapters.kafka import ensure_topics

@@ -24,6 +24,12 @@ HUNSPELL_DIR = Path(__file__).resolve().parent / "hunspell" / "en_US"
 TEMPLATE_FILES = ("articles", "stories", "alerts", "claims")
 
 
+def hunspell_dictionaries() -> dict[str, Path]:
+    """{locale: directory} of the dictionaries the templates need on every node; the
+    managed stack is handed these (it does not know about templates)."""
+    return {HUNSPELL_DIR.name: HUNSPELL_DIR}
+
+
 @cache
 def _load(name: str) -> dict[str, Any]:
     return json.loads((TEMPLATE_DIR / f"{name}.json").read_text())

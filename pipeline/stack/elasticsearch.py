@@ -132,7 +132,8 @@ class ElasticsearchNode:
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(source, target)
 
-    def start(self, home: Path, java: Java, timeout_s: float = 180.0) -> int:
+    # Generous: eight test sessions sharing two cores took ES past 180 s (18:50 UTC).
+    def start(self, home: Path, java: Java, timeout_s: float = 300.0) -> int:
         """Start the node in the background; return its pid once health is yellow or green."""
         self.write_config(home)
         prefix: list[str] = []

@@ -199,7 +199,7 @@ class KafkaServer:
             )
 
     def start(
-        self, java: Java, classpath: Sequence[Path], cluster_id: str, timeout_s: float = 90.0
+        self, java: Java, classpath: Sequence[Path], cluster_id: str, timeout_s: float = 180.0
     ) -> int:
         """Start the node in the background and return its pid once it answers metadata."""
         self.write_config()

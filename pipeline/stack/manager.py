@@ -79,6 +79,8 @@ class LocalStack:
         es_java_home: Path | None = None,
         kafka_heap: str = "512m",
         es_heap: str = "512m",
+        # locale -> directory of <locale>.aff/.dic, installed into the node's config:
+        # handed over by the caller (the index templates own them; pipeline.cli.servers).
         hunspell: Mapping[str, Path] | None = None,
         progress: ProgressFn | None = None,
         notify: Notify | None = None,
@@ -110,7 +112,7 @@ class LocalStack:
             self._state.es_port,
             self._state.es_transport_port,
             heap=es_heap,
-            hunspell=_bundled_hunspell() if hunspell is None else hunspell,
+            hunspell=hunspell,
         )
 
     # --- endpoints -----------------------------------------------------------------------
@@ -352,13 +354,6 @@ class LocalStack:
         tmp.write_text(json.dumps(self._state.__dict__, indent=2) + "\n")
         tmp.replace(path)
         self._stored = dict(self._state.__dict__)
-
-
-def _bundled_hunspell() -> dict[str, Path]:
-    """The dictionaries the index templates' English analyzer stems with."""
-    from pipeline.index.templates import HUNSPELL_DIR  # the templates own the dictionary
-
-    return {HUNSPELL_DIR.name: HUNSPELL_DIR} if HUNSPELL_DIR.is_dir() else {}
 
 
 def _pick(explicit: int | None, stored: dict[str, Any], key: str) -> int:
