@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Bounded types: a typo or a nonsense number in a manifest is refused at start, naming the
+# setting (pipeline.cli turns the ValidationError into one line), instead of failing later.
+Port = Annotated[int, Field(ge=1, le=65535)]
+Count = Annotated[int, Field(ge=1)]
+Seconds = Annotated[float, Field(gt=0)]
+# A JVM heap size as -Xmx takes it: digits and a unit (k, m, g), e.g. 512m.
+Heap = Annotated[str, Field(pattern=r"^[1-9][0-9]*[kKmMgG]$")]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 def _default_home() -> Path:
@@ -31,18 +42,18 @@ class Settings(BaseSettings):
     # Managed local stack (`wirewatch stack up`): state under <home>/stack, pinned server
     # artifacts from a Maven repository into a cache shared by every stack and test run.
     cache_dir: Path = Field(default_factory=_default_cache_dir)
-    maven_url: str = "https://repo1.maven.org/maven2"
-    stack_kafka_port: int = 9092
-    stack_kafka_controller_port: int = 9093
-    stack_es_port: int = 9200
-    stack_kafka_heap: str = "512m"
-    stack_es_heap: str = "512m"
+    maven_url: str = Field(default="https://repo1.maven.org/maven2", pattern=r"^https?://")
+    stack_kafka_port: Port = 9092
+    stack_kafka_controller_port: Port = 9093
+    stack_es_port: Port = 9200
+    stack_kafka_heap: Heap = "512m"
+    stack_es_heap: Heap = "512m"
     es_java_home: Path | None = None  # a full JDK 21+; unset: ES_JAVA_HOME or auto-detected
 
     # Kafka. Unset bootstrap means "use the managed local broker".
     kafka_bootstrap: str | None = None
-    kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_SSL | SASL_PLAINTEXT
-    kafka_sasl_mechanism: str | None = None  # SCRAM-SHA-512 in production
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None  # SCRAM-SHA-512 in production
     kafka_username: str | None = None
     kafka_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
@@ -61,17 +72,17 @@ class Settings(BaseSettings):
     claims_index: str = "wirewatch-claims"  # one document per tracked claim (issue 16)
     # Bulk sink: bounded batches; transient failures (429/5xx/connection) are retried with
     # exponential backoff until es_retry_timeout_s, then the sink raises so nothing is acked.
-    es_bulk_max_docs: int = 500
-    es_bulk_max_bytes: int = 5 * 1024 * 1024
-    es_retry_timeout_s: float = 600.0
-    es_request_timeout_s: float = 30.0
+    es_bulk_max_docs: Count = 500
+    es_bulk_max_bytes: Annotated[int, Field(ge=1024)] = 5 * 1024 * 1024
+    es_retry_timeout_s: Seconds = 600.0
+    es_request_timeout_s: Seconds = 30.0
 
     # Fetching. Private, loopback and link-local addresses are refused unless listed here
     # as CIDR networks (e.g. "127.0.0.0/8,::1/128" for the local demo and tests).
     fetch_allow_networks: str = ""
-    fetch_max_bytes: int = 10 * 1024 * 1024
-    fetch_timeout_s: float = 20.0
-    fetch_max_redirects: int = 5
+    fetch_max_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+    fetch_timeout_s: Seconds = 20.0
+    fetch_max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
     user_agent: str = "Wirewatch/0.1 (+https://github.com/wirewatch/wirewatch)"
     fetch_pages: bool = True  # fetch each new item's page; off: keep the feed's summary
     respect_robots: bool = True
@@ -79,46 +90,49 @@ class Settings(BaseSettings):
     # Poller. Replicas split the feeds by a stable hash of the URL (pipeline.poll.state.owns);
     # an unset ordinal is taken from a StatefulSet pod name ("wirewatch-poller-2" -> 2).
     feeds_file: Path | None = None  # unset: <home>/feeds.yaml
-    poller_replicas: int = 1
-    poller_ordinal: int | None = None
-    poller_port: int = 9100  # /healthz, /readyz, /metrics
+    poller_replicas: Count = 1
+    poller_ordinal: Annotated[int, Field(ge=0)] | None = None
+    poller_port: Port = 9100  # /healthz, /readyz, /metrics
     # Address the poller's and the worker's health/metrics endpoints listen on: loopback
     # unless opened on purpose (the Kubernetes manifests set 0.0.0.0 for probes and scrapes).
     health_bind_host: str = "127.0.0.1"
-    poll_concurrency: int = 64
-    poll_per_host_concurrency: int = 2
-    poll_per_host_spacing_s: float = 1.0
-    poll_min_interval_s: float = 300.0
-    poll_max_interval_s: float = 6 * 3600.0
+    poll_concurrency: Count = 64
+    poll_per_host_concurrency: Count = 2
+    poll_per_host_spacing_s: Annotated[float, Field(ge=0)] = 1.0
+    poll_min_interval_s: Seconds = 300.0
+    poll_max_interval_s: Seconds = 6 * 3600.0
 
     # Actor registry (YAML: canonical name, aliases, type, wikidata); unset means the
     # bundled pipeline/data/actors.yaml.
     actors_file: Path | None = None
 
     # Faust worker.
-    worker_web_port: int = 6066  # /healthz, /readyz, /metrics
-    worker_replication_factor: int = 1  # changelog and repartition topics; 3 in production
+    worker_web_port: Port = 6066  # /healthz, /readyz, /metrics
+    # changelog and repartition topics; 3 in production
+    worker_replication_factor: Annotated[int, Field(ge=1, le=7)] = 1
     # After SIGTERM/Ctrl-C the worker exits by this deadline even if its shutdown hangs
     # (broker gone); uncommitted records are redelivered to the next worker.
-    worker_stop_grace_s: float = 10.0
+    worker_stop_grace_s: Seconds = 10.0
     # Stages this worker runs (pipeline.worker.app.STAGE_MODULES); a deployment may split
     # them, e.g. alerting apart from the CPU-heavy enrichment.
     worker_stages: str = "dedup,enrich,alert,index"
     # Dedup (pipeline.dedup; the reasons for these defaults are in docs/decisions.md).
-    dedup_threshold: float = 0.5  # estimated Jaccard of 3-word shingles for a near-duplicate
-    dedup_shingle_words: int = 3
-    dedup_num_perm: int = 128
-    dedup_min_words: int = 25  # shorter bodies only get the exact URL/content layers
-    dedup_window_hours: float = 72.0  # articles older than this leave the dedup state
-    dedup_max_entries: int = 200_000  # and the oldest go first beyond this many
+    # estimated Jaccard of 3-word shingles for a near-duplicate
+    dedup_threshold: Annotated[float, Field(gt=0, le=1)] = 0.5
+    dedup_shingle_words: Annotated[int, Field(ge=1, le=10)] = 3
+    dedup_num_perm: Annotated[int, Field(ge=16, le=1024)] = 128
+    dedup_min_words: Count = 25  # shorter bodies only get the exact URL/content layers
+    dedup_window_hours: Seconds = 72.0  # articles older than this leave the dedup state
+    dedup_max_entries: Count = 200_000  # and the oldest go first beyond this many
     # Enrichment: batches go to spaCy in child processes so the event loop stays free.
-    enrich_batch_size: int = 16
-    enrich_processes: int = 1  # per worker; 0 runs spaCy in a thread of the worker itself
-    batch_within_s: float = 0.5  # flush a partial enrich/index batch after this long
+    enrich_batch_size: Count = 16
+    # per worker; 0 runs spaCy in a thread of the worker itself
+    enrich_processes: Annotated[int, Field(ge=0, le=64)] = 1
+    batch_within_s: Seconds = 0.5  # flush a partial enrich/index batch after this long
     # Alerts: webhook deliveries retry transient failures this many times, then dead-letter.
-    alert_webhook_attempts: int = 5
-    alert_webhook_timeout_s: float = 10.0
-    alert_webhook_concurrency: int = 16  # in-flight webhook posts per worker
+    alert_webhook_attempts: Count = 5
+    alert_webhook_timeout_s: Seconds = 10.0
+    alert_webhook_concurrency: Count = 16  # in-flight webhook posts per worker
     # Webhooks go through the fetcher's address guard: private, loopback and link-local
     # receivers are refused unless their network is listed here (CIDR, comma-separated).
     webhook_allow_networks: str = ""
@@ -138,6 +152,18 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """True when no external servers are configured: the product manages its own."""
         return not self.kafka_bootstrap and not self.es_url
+
+
+def invalid_settings_line(error: ValidationError) -> str:
+    """One line naming each refused variable and what it must be; secrets are not echoed."""
+    problems = []
+    for item in error.errors():
+        name = "_".join(str(part) for part in item["loc"][:1])
+        variable = f"WIREWATCH_{name.upper()}"
+        secret = any(word in name for word in ("password", "api_key", "secret"))
+        given = "" if secret else f" (got {item.get('input')!r})"
+        problems.append(f"{variable}: {item['msg']}{given}")
+    return "invalid setting " + "; ".join(problems)
 
 
 @lru_cache(maxsize=1)

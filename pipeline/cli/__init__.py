@@ -48,6 +48,14 @@ class LazyGroup(click.Group):
         except (click.ClickException, click.Abort, click.exceptions.Exit, SystemExit):
             raise
         except Exception as exc:
+            from pydantic import ValidationError  # here: keeps `--help` from importing it
+
+            if isinstance(exc, ValidationError) and exc.title == "Settings":
+                from pipeline.settings import invalid_settings_line
+
+                error = click.ClickException(invalid_settings_line(exc))
+                error.exit_code = 2  # a configuration error, like a usage error
+                raise error from exc
             from pipeline.cli.errors import ServerUnreachable, server_error_line
 
             line = server_error_line(exc)
