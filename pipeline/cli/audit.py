@@ -13,6 +13,7 @@ from datetime import datetime
 
 import click
 
+from pipeline.cli.servers import resolve
 from pipeline.settings import get_settings
 from pipeline.vocabulary import TIME_HELP, TimeSyntaxError
 
@@ -48,7 +49,7 @@ def command(since: str | None, until: str | None, show: int, as_json: bool) -> N
     start, end = _time(since, "--since"), _time(until, "--until")
     if start and end and start >= end:
         raise click.BadParameter("must be later than --since", param_hint="--until")
-    settings = get_settings()
+    settings = resolve(get_settings())
     es = make_client(settings)
     try:
         inputs = collect(

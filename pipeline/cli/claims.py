@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from pipeline.cli.articles import TIME
+from pipeline.cli.servers import resolve
 from pipeline.settings import get_settings
 
 
@@ -27,7 +28,7 @@ def command(speaker: str, since: str | None, limit: int, as_json: bool) -> None:
     from pipeline.claims.timeline import timeline_lines, timeline_query
     from pipeline.enrich.actors import ActorRegistry
 
-    settings = get_settings()
+    settings = resolve(get_settings(), kafka=False)
     canonical = ActorRegistry.load(settings.actors_file).canonical(speaker)
     client = make_client(settings)
     try:

@@ -24,11 +24,11 @@ def _progress(report: ReplayReport, total: int) -> None:
 
 
 async def _run(start_text: str, batch_size: int) -> ReplayReport:
-    settings = resolve(get_settings())
-    try:
+    try:  # the user's input first: a bad --from is refused even with no servers configured
         start = parse_start(start_text)
     except ReplayStartError as exc:
         raise click.BadParameter(str(exc), param_hint="--from") from exc
+    settings = resolve(get_settings())
     options = {**client_options(settings), "client_id": "wirewatch-replay"}
     consumer = KafkaConsumer(**options, group_id=None, enable_auto_commit=False)
     producer = make_producer(settings)
