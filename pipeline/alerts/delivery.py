@@ -13,7 +13,9 @@ Slack webhooks get Slack's incoming-webhook payload (``text`` plus ``blocks``).
 
 ``deliver`` posts with bounded retries and exponential backoff on transient failures
 (connection errors, timeouts, 408/425/429/5xx) and returns an outcome; the caller turns a
-final failure into a DeadLetter. Nothing here raises on a failed webhook.
+final failure into a DeadLetter. Refused addresses and unusable URLs (``file://``, an
+octal host) fail at once. Each attempt is bounded as a whole by ``timeout_s`` and the
+response body is never read. Nothing here raises on a failed webhook.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import os
 import random
 import time
@@ -38,6 +41,10 @@ TIMESTAMP_HEADER = "X-Wirewatch-Timestamp"
 EVENT_HEADER = "X-Wirewatch-Event"
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 STAGE = "alert-delivery"
+
+# httpx logs every request at INFO with its full URL, and a Slack webhook URL is its
+# secret; the worker logs at INFO. Only warnings from httpx are worth a line.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class DeliveryConfigError(ValueError):
@@ -149,6 +156,19 @@ class Outcome:
     history: list[str] = field(default_factory=list)
 
 
+async def _post_once(client: httpx.AsyncClient, request: WebhookRequest, timeout_s: float) -> int:
+    """One POST, bounded as a whole by ``timeout_s`` (connect, send and answer together: a
+    receiver dripping a byte a second cannot stretch it). Only the status is used, so the
+    response body is never read, let alone decoded: a compressed bomb costs nothing."""
+    async with asyncio.timeout(timeout_s):
+        http_request = client.build_request(
+            "POST", request.url, content=request.body, headers=request.headers, timeout=timeout_s
+        )
+        response = await client.send(http_request, stream=True)
+        await response.aclose()
+        return response.status_code
+
+
 async def deliver(
     client: httpx.AsyncClient,
     request: WebhookRequest,
@@ -161,15 +181,17 @@ async def deliver(
     status: int | None = None
     for attempt in range(1, policy.attempts + 1):
         try:
-            response = await client.post(
-                request.url, content=request.body, headers=request.headers, timeout=policy.timeout_s
-            )
+            status = await _post_once(client, request, policy.timeout_s)
         except BlockedAddress as exc:  # policy, not a passing fault: do not retry
             status, note, retry = None, f"{type(exc).__name__}: {exc}", False
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL, ValueError) as exc:
+            # file://, an octal host, a bad IDNA label: retrying cannot help
+            status, note, retry = None, f"invalid webhook URL: {type(exc).__name__}: {exc}", False
+        except TimeoutError:
+            status, note, retry = None, f"timeout: no answer within {policy.timeout_s:g}s", True
         except httpx.HTTPError as exc:
             status, note, retry = None, f"{type(exc).__name__}: {exc}", True
         else:
-            status = response.status_code
             if 200 <= status < 300:
                 return Outcome(True, attempt, status, None, history)
             note, retry = f"HTTP {status}", status in RETRYABLE_STATUS

@@ -2,15 +2,18 @@
 
 Redirects are followed here rather than by httpx so each hop's URL is validated, loops are
 caught and the hop count is bounded; the address check itself happens at connect time in
-``guard``. The body is streamed and cut off at ``max_bytes`` (after decompression, so a
-gzip bomb is cut too), and one deadline covers the whole fetch including every redirect,
-so a server that drips a byte a second cannot hold a worker.
+``guard``. The body is streamed and cut off at ``max_bytes``, counted on decoded bytes as
+they are produced (``body``: one coding at most, decoded step by step), and one deadline
+covers the whole fetch including every redirect, so a server that drips a byte a second
+cannot hold a worker. A URL httpx cannot use (octal host, bad IDNA label, a redirect to
+``javascript:``) is a FetchError with a reason like any other refusal.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -20,10 +23,13 @@ from urllib.parse import urljoin
 
 import httpx
 
+from pipeline.fetch.body import BodyRefused, read_body
 from pipeline.fetch.guard import AddressPolicy, BlockedAddress, guarded_transport
 from pipeline.settings import Settings
 from pipeline.urls import InvalidURL, normalize_url
 
+# httpx logs each request's full URL at INFO; the fetcher's own errors say what matters.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _ERROR_BODY_LIMIT = 64 * 1024
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
@@ -211,9 +217,22 @@ class Fetcher:
             seen.add(key)
             try:
                 request = self._client.build_request("GET", current, headers=headers)
+            except (httpx.InvalidURL, ValueError) as exc:  # octal host, bad IDNA label, ...
+                reason = "bad-redirect" if redirects else "invalid-url"
+                raise FetchError(reason, f"{current!r}: {exc}", url) from None
+            try:
                 response = await self._client.send(request, stream=True)
             except BlockedAddress as exc:
                 raise FetchError("blocked-address", str(exc), url) from None
+            except (httpx.InvalidURL, ValueError) as exc:
+                # httpx builds the next request of every 3xx itself, even when not following
+                raise FetchError(
+                    "bad-redirect", f"{current} redirects to an unusable location: {exc}", url
+                ) from None
+            except httpx.RemoteProtocolError as exc:
+                if "location header" not in str(exc).lower():
+                    raise FetchError("connect", f"{type(exc).__name__}: {exc}", url) from None
+                raise FetchError("bad-redirect", f"{current}: {exc}", url) from None
             except httpx.TimeoutException as exc:
                 raise FetchError("timeout", f"{type(exc).__name__} for {current}", url) from None
             except (httpx.HTTPError, OSError) as exc:
@@ -224,7 +243,11 @@ class Fetcher:
                         raise FetchError(
                             "too-many-redirects", f"more than {self.max_redirects} redirects", url
                         )
-                    current = urljoin(current, response.headers["location"])
+                    location = response.headers["location"]
+                    try:
+                        current = urljoin(current, location)
+                    except ValueError as exc:  # e.g. "http://[::1/"
+                        raise FetchError("bad-redirect", f"{location!r}: {exc}", url) from None
                     redirects.append(current)
                     continue
                 return await self._read(response, url, current, redirects, accept, limit)
@@ -258,30 +281,20 @@ class Fetcher:
                 url,
                 status=response.status_code,
             )
-        chunks: list[bytes] = []
-        size = 0
         try:
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > cap:
-                    if not ok:
-                        break  # an error page's body is informational only
-                    raise FetchError(
-                        "too-large",
-                        f"body exceeded the {cap:,}-byte limit",
-                        url,
-                        status=response.status_code,
-                    )
-                chunks.append(chunk)
+            content = await read_body(response, cap, truncate=not ok)
+        except BodyRefused as exc:
+            raise FetchError(exc.reason, exc.detail, url, status=response.status_code) from None
         except httpx.TimeoutException as exc:
             raise FetchError("timeout", f"{type(exc).__name__} while reading", url) from None
         except httpx.HTTPError as exc:
             if ok:
                 raise FetchError("connect", f"{type(exc).__name__}: {exc}", url) from None
+            content = b""
         return FetchResponse(
             url=final_url,
             status=response.status_code,
             headers=response.headers,
-            content=b"".join(chunks),
+            content=content,
             redirects=redirects,
         )

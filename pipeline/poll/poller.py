@@ -479,8 +479,13 @@ class Poller:
         limit = asyncio.Semaphore(PAGE_CONCURRENCY_PER_FEED)
 
         async def build(key: str, entry: FeedEntry, link: str) -> None:
-            async with limit:
-                article = await self._article(spec, parsed, entry, link, key)
+            try:
+                async with limit:
+                    article = await self._article(spec, parsed, entry, link, key)
+            except Exception as exc:  # one item's bug must not fail the feed's other items
+                log.exception("building the article for %s crashed", link)
+                out.append((key, b"", link, f"internal error: {type(exc).__name__}: {exc}"))
+                return
             if article.text_source == "feed":
                 report.page_fallbacks += 1
             metrics.TEXT_SOURCE.labels(article.text_source).inc()
@@ -537,12 +542,16 @@ class Poller:
         """The page's extraction, or None and why not."""
         if not self.settings.fetch_pages:
             return None, "page fetching is off (WIREWATCH_FETCH_PAGES=false)"
+        try:
+            host = urlsplit(link).netloc.lower()
+        except ValueError as exc:  # e.g. "http://[::1/": unfetchable, the summary stays
+            return None, f"page not fetched: invalid-url: {exc}"
         if self.settings.respect_robots:
             allowed, why = await self.robots.check(link)
             if not allowed:
                 return None, f"robots.txt: {why}"
         try:
-            async with self.gate.slot(urlsplit(link).netloc.lower()):
+            async with self.gate.slot(host):
                 with metrics.FETCH_SECONDS.labels("page").time():
                     response = await self.fetcher.get(link, accept=page_content_type_ok)
         except FetchError as exc:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 GIB = 1024**3
@@ -26,12 +28,26 @@ XXE = b"""<?xml version="1.0"?>
 <item><title>&xxe;</title><link>http://example.com/x</link></item></channel></rss>"""
 
 
+def _zeros_gzip(mib: int) -> bytes:
+    obj, block = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS | 16), b"\0" * 1024 * 1024
+    return b"".join(obj.compress(block) for _ in range(mib)) + obj.flush()
+
+
+#: 1.8 KB that decodes through two gzip layers to 64 MiB (the issue's reproducer grew 2 GiB)
+GZIP_GZIP = gzip.compress(_zeros_gzip(64), 9)
+#: one layer: 256 MiB of zeros in ~1 MB
+GZIP_BOMB = _zeros_gzip(256)
+#: 3 million one-byte chunks (chunked transfer encoding), pre-built so the server is fast
+TINY_CHUNKS = b"1\r\nx\r\n" * 3_000_000 + b"0\r\n\r\n"
+
+
 class HostileServer:
     def __init__(self) -> None:
         self.bytes_sent: dict[str, int] = {}
         self.good_feed = b""
         self.pages: dict[str, bytes] = {}
         self.redirects: dict[str, str] = {}
+        self.robots_redirect: str | None = None
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -98,6 +114,27 @@ class HostileServer:
                             time.sleep(0.1)  # the server being slow is the point
                     except OSError:
                         return
+                elif path in ("/gzip-gzip", "/gzip-bomb", "/deflate-gzip"):
+                    body = GZIP_BOMB if path == "/gzip-bomb" else GZIP_GZIP
+                    coding = {"/gzip-gzip": "gzip, gzip", "/deflate-gzip": "deflate,gzip"}
+                    try:
+                        self._simple(
+                            200,
+                            body,
+                            Content_Type=self._type(),
+                            Content_Encoding=coding.get(path, "gzip"),
+                        )
+                    except OSError:
+                        return
+                elif path == "/tiny-chunks":
+                    self.send_response(200)
+                    self.send_header("Content-Type", self._type())
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    try:
+                        self.wfile.write(TINY_CHUNKS)
+                    except OSError:
+                        return
                 elif path == "/loop-a":
                     self._simple(302, Location="/loop-b")
                 elif path == "/loop-b":
@@ -106,6 +143,8 @@ class HostileServer:
                     self._simple(302, Location=owner.redirects[path])
                 elif path == "/image.xml":
                     self._simple(200, b"\x89PNG....", Content_Type="image/png")
+                elif path == "/robots.txt" and owner.robots_redirect:
+                    self._simple(302, Location=owner.robots_redirect)
                 elif path == "/robots.txt":
                     self._simple(
                         200, b"User-agent: *\nDisallow: /private/\n", Content_Type="text/plain"

@@ -173,3 +173,101 @@ def test_redirect_limit(tmp_path: Path, hostile: HostileServer) -> None:
 
     error = asyncio.run(go())
     assert error.reason == "too-many-redirects" and "more than 4 redirects" in error.detail
+
+
+def test_compression_bombs_and_fragmented_bodies_are_cut_while_decoding(
+    tmp_path: Path, hostile: HostileServer
+) -> None:
+    b = hostile.base
+    hostile.pages = {"/page.html": PAGE}
+    hostile.good_feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title>
+<item><title>Fine</title><link>{b}/page.html</link><description>s1</description></item>
+<item><title>Bomb page</title><link>{b}/gzip-bomb?p</link><description>s2</description></item>
+<item><title>Nested page</title><link>{b}/gzip-gzip?p</link><description>s3</description></item>
+<item><title>Tiny chunks</title><link>{b}/tiny-chunks?p</link><description>s4</description></item>
+</channel></rss>""".encode()
+    feeds = {
+        "gzip-gzip": f"{b}/gzip-gzip",
+        "deflate-gzip": f"{b}/deflate-gzip",
+        "gzip-bomb": f"{b}/gzip-bomb",
+        "tiny-chunks": f"{b}/tiny-chunks",
+        "good": f"{b}/good.xml",
+    }
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sink = Sink()
+    settings = _settings(tmp_path).model_copy(update={"fetch_timeout_s": 10.0})
+    report = _poll(settings, list(feeds.values()), sink)
+    errors = report.errors
+    expected = {
+        "gzip-gzip": "bad-encoding: 2 stacked content encodings (gzip, gzip) are refused",
+        "deflate-gzip": "bad-encoding: 2 stacked content encodings (deflate, gzip) are refused",
+        "gzip-bomb": f"too-large: body exceeded the {MAX_BYTES:,}-byte limit",
+        "tiny-chunks": "too-fragmented: body arrived in more than 65,536 pieces",
+    }
+    for name, start in expected.items():
+        assert errors[feeds[name]].startswith(start), (name, errors[feeds[name]])
+    assert feeds["good"] not in errors
+    # 256 MiB (one layer) and 64 MiB (two layers) never materialised.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 100 * 1024
+    notes = {json.loads(v)["title"]: json.loads(v)["text_note"] for _, v in sink.items}
+    assert notes == {
+        "Fine": None,
+        "Bomb page": f"page not fetched: too-large: body exceeded the {MAX_BYTES:,}-byte limit",
+        "Nested page": "page not fetched: bad-encoding: 2 stacked content encodings (gzip, gzip)"
+        " are refused",
+        "Tiny chunks": "page not fetched: too-fragmented: body arrived in more than 65,536 pieces",
+    }
+
+
+def test_unusable_links_fail_only_their_own_item(tmp_path: Path, hostile: HostileServer) -> None:
+    b = hostile.base
+    other = HostileServer()  # its robots.txt redirects to mailto:
+    other.robots_redirect = "mailto:robots@example.com"
+    other.pages = {"/page.html": PAGE}
+    hostile.pages = {"/page.html": PAGE}
+    hostile.redirects = {
+        "/to-js": "javascript:alert(1)",
+        "/to-mailto": "mailto:x@example.com",
+        "/to-broken-v6": "http://[::1/",
+        "/to-octal": "http://0177.0.0.1/",
+        "/feed-to-js": "javascript:alert(1)",
+    }
+    links = {
+        "Fine": f"{b}/page.html",
+        "Octal host": "http://0177.0.0.1/a",
+        "Full-width digits": "http://１２７.0.0.1/b",
+        "Bad IDNA label": "http://xn--/c",
+        "To javascript": f"{b}/to-js?p",
+        "To mailto": f"{b}/to-mailto?p",
+        "To broken v6": f"{b}/to-broken-v6?p",
+        "To octal": f"{b}/to-octal?p",
+        "Robots to mailto": f"{other.base}/page.html",
+    }
+    items = "".join(
+        f"<item><title>{t}</title><link>{link}</link><description>s {t}</description></item>"
+        for t, link in links.items()
+    )
+    items += "<item><title>Broken v6</title><link>http://[::1/d</link><description>s</description></item>"
+    hostile.good_feed = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>G</title>{items}</channel></rss>'
+    ).encode()
+    sink = Sink()
+    try:
+        report = _poll(_settings(tmp_path), [f"{b}/good.xml", f"{b}/feed-to-js"], sink)
+    finally:
+        other.close()
+    assert report.errors == {
+        f"{b}/feed-to-js": f"bad-redirect: {b}/feed-to-js redirects to an unusable location: "
+        "For absolute URLs, path must be empty or begin with '/'"
+    }
+    notes = {json.loads(v)["title"]: json.loads(v)["text_note"] or "" for _, v in sink.items}
+    assert set(notes) == set(links)  # every item but the unparseable link became an article
+    assert notes["Fine"] == ""
+    assert notes["Octal host"].startswith("robots.txt: robots.txt unavailable (invalid-url)")
+    assert notes["Full-width digits"].startswith("robots.txt: robots.txt unavailable")
+    assert notes["Bad IDNA label"].startswith("robots.txt: robots.txt unavailable (invalid-url)")
+    for title in ("To javascript", "To mailto", "To broken v6", "To octal"):
+        assert notes[title].startswith("page not fetched: bad-redirect"), (title, notes[title])
+    assert notes["Robots to mailto"] == "robots.txt: robots.txt unavailable (bad-redirect)"
+    # feedparser drops the unparseable link; the entry is rejected with a reason, alone
+    assert report.rejected == [(f"{b}/good.xml", "entry has no usable link: empty URL")]
