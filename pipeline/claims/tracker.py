@@ -44,6 +44,19 @@ from pipeline.claims.model import ClaimDispute, ClaimSource, ClaimUpdate, Tracke
 from pipeline.records import Claim, EnrichedArticle
 
 ChangeKind = Literal["new", "source", "updates", "disputed"]
+MAX_POSTING = 2000
+#: (negated, has figures) of a new claim -> posting kinds of the claims it can link to
+LINKABLE_KINDS = {
+    (True, True): ("n", "f", "p"),
+    (True, False): ("n", "f", "p"),
+    (False, True): ("f", "n"),
+    (False, False): ("n",),
+}
+
+
+def _link_kind(negated: bool, has_figures: bool) -> str:
+    """Posting key prefix: negated, with figures, plain."""
+    return "n" if negated else ("f" if has_figures else "p")
 
 
 @dataclass(frozen=True)
@@ -154,7 +167,8 @@ class ClaimTracker:
             self._unindex(gone)
         self._ids_of[speaker] = ids
         for c in claims:
-            terms = frozenset(c.terms)
+            kind = _link_kind(c.negated, bool(figures(c.quantities)))
+            terms = frozenset(f"{kind}:{t}" for t in c.terms)
             if self._terms_of.get(c.claim_id) == terms:
                 continue
             self._unindex(c.claim_id)
@@ -173,12 +187,22 @@ class ClaimTracker:
         self._speaker_of.pop(claim_id, None)
         self._wordings.pop(claim_id, None)
 
-    def _candidates(self, terms: set[str], minimum: int) -> list[TrackedClaim]:
-        """Claims sharing at least ``minimum`` terms, in first-seen order."""
+    def _candidates(
+        self, terms: set[str], minimum: int, negated: bool, has_figures: bool
+    ) -> list[TrackedClaim]:
+        """Claims that could be linked to one with these terms, polarity and figures (a
+        change or a value dispute needs figures on both sides, a denial the other polarity)
+        sharing at least ``minimum`` terms, in first-seen order. A term held by more than
+        ``MAX_POSTING`` claims is passed over, as a stop word (bounded work per claim)."""
+        kinds = LINKABLE_KINDS[(negated, has_figures)]
         counts: dict[str, int] = {}
         for t in terms:
-            for cid in self._postings.get(t, ()):
-                counts[cid] = counts.get(cid, 0) + 1
+            for kind in kinds:
+                posting = self._postings.get(f"{kind}:{t}", ())
+                if len(posting) > MAX_POSTING:
+                    continue
+                for cid in posting:
+                    counts[cid] = counts.get(cid, 0) + 1
         found = [self._find(cid) for cid, n in counts.items() if n >= minimum]
         return sorted((c for c in found if c), key=lambda c: (c.first_seen, c.claim_id))
 
@@ -345,7 +369,7 @@ class ClaimTracker:
 
         # current claims only: those no later claim updates (the figure the speaker has now)
         minimum = FIGURE_MIN_SHARED if new_figs else SUBJECT_MIN_SHARED
-        for old in self._candidates(new_terms, minimum):
+        for old in self._candidates(new_terms, minimum, new.negated, bool(new_figs)):
             if old.claim_id == new.claim_id or old.updated_by:
                 continue
             old_figs = figures(old.quantities)
