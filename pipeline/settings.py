@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     # Stages this worker runs (pipeline.worker.app.STAGE_MODULES); a deployment may split
     # them, e.g. alerting apart from the CPU-heavy enrichment.
     worker_stages: str = "dedup,enrich,alert,index"
+    # Restart after a crash (issue 11.7): the group coordinator drops a dead member after
+    # this long (heartbeats every tenth of it); Kafka's minimum is 6 s.
+    worker_session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
+    # Static group membership: a restarted worker with the same id takes its partitions
+    # back without a rebalance. Empty: "<host name>-<web port>", stable for one machine;
+    # give each pod its own stable name in Kubernetes (a StatefulSet's pod name).
+    worker_instance_id: str = ""
     # Dedup (pipeline.dedup; the reasons for these defaults are in docs/decisions.md).
     # estimated Jaccard of 3-word shingles for a near-duplicate
     dedup_threshold: Annotated[float, Field(gt=0, le=1)] = 0.5
@@ -132,7 +139,11 @@ class Settings(BaseSettings):
     # Alerts: webhook deliveries retry transient failures this many times, then dead-letter.
     alert_webhook_attempts: Count = 5
     alert_webhook_timeout_s: Seconds = 10.0
-    alert_webhook_concurrency: Count = 16  # in-flight webhook posts per worker
+    alert_webhook_concurrency: Annotated[int, Field(ge=1, le=256)] = 16  # in-flight posts
+    # The once-per-cluster alert state forgets a story this long after its last copy,
+    # like the dedup window, and the oldest go first beyond max entries per partition.
+    alert_state_window_hours: float = Field(default=72.0, gt=0.0, le=24.0 * 365)
+    alert_state_max_entries: int = Field(default=200_000, ge=1, le=10_000_000)
     # Webhooks go through the fetcher's address guard: private, loopback and link-local
     # receivers are refused unless their network is listed here (CIDR, comma-separated).
     webhook_allow_networks: str = ""

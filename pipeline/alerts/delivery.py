@@ -5,6 +5,10 @@ Generic webhooks get the alert as JSON with two headers::
     X-Wirewatch-Timestamp: 1764057600
     X-Wirewatch-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
 
+Every request also carries ``Idempotency-Key: <alert id>``: delivery is at-least-once
+(a worker killed mid-delivery sends again after its restart), and the key is stable per
+alert so receivers can drop the repeats.
+
 Signing the timestamp with the body lets a receiver refuse replays (reject old
 timestamps), as Stripe and Slack do. The secret comes from the environment variable the
 rule names (``Delivery.secret_env``); the rule never holds the secret itself.
@@ -39,6 +43,9 @@ from pipeline.records import Alert, DeadLetter, Delivery
 SIGNATURE_HEADER = "X-Wirewatch-Signature"
 TIMESTAMP_HEADER = "X-Wirewatch-Timestamp"
 EVENT_HEADER = "X-Wirewatch-Event"
+#: the alert id (rule id + story cluster id): the same on every repeat of one alert's
+#: delivery (retries, redelivery after a worker crash), so a receiver can drop repeats
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 STAGE = "alert-delivery"
 
@@ -121,7 +128,11 @@ def build_request(
     env = os.environ if env is None else env
     payload = slack_payload(alert) if delivery.type == "slack" else webhook_payload(alert)
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    headers = {"Content-Type": "application/json", EVENT_HEADER: "alert.fired"}
+    headers = {
+        "Content-Type": "application/json",
+        EVENT_HEADER: "alert.fired",
+        IDEMPOTENCY_HEADER: alert.id,
+    }
     if delivery.secret_env:
         secret = env.get(delivery.secret_env)
         if not secret:

@@ -14,9 +14,13 @@ does not send to webhooks again.
 
 from __future__ import annotations
 
+import heapq
 import logging
+import time
+from collections import Counter
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pipeline.alerts.matcher import ActorNames, ArticleView, IdentityNames, Matcher, actor_names
@@ -244,21 +248,95 @@ class AlertTracker:
     """Once per rule per story cluster, over a mapping alert id -> JSON-able state.
 
     The state must live where the alert id's partition is processed (the candidate topic
-    is keyed by alert id), so every copy of a story meets the same state.
+    is keyed by alert id), so every copy of a story meets the same state. It is bounded
+    like the dedup window: a story's state is forgotten ``window_s`` after its last copy
+    (a copy after that fires a new alert), and beyond ``max_entries`` per partition the
+    least recently seen go first. Each state remembers its partition (``p``), because a
+    Faust table may only delete keys of the partition whose record is being processed.
     """
 
-    def __init__(self, state: MutableMapping[str, Any]) -> None:
+    def __init__(
+        self,
+        state: MutableMapping[str, Any],
+        *,
+        window_s: float = 72 * 3600.0,
+        max_entries: int = 200_000,
+    ) -> None:
         self.state = state
+        self.window_s = window_s
+        self.max_entries = max_entries
+        self._heaps: dict[int, list[tuple[float, str]]] | None = None  # (last seen, id)
+        self._counts: Counter[int] = Counter()
 
-    def observe(self, candidate: Alert) -> Alert | None:
+    def invalidate(self) -> None:
+        """Forget the eviction order (after the table was recovered from its changelog)."""
+        self._heaps = None
+
+    def _order(self) -> dict[int, list[tuple[float, str]]]:
+        if self._heaps is None:
+            self._heaps = {}
+            self._counts = Counter()
+            for alert_id, value in self.state.items():
+                partition = int(value.get("p", 0))
+                self._heaps.setdefault(partition, []).append((_last_seen(value), alert_id))
+                self._counts[partition] += 1
+            for heap in self._heaps.values():
+                heapq.heapify(heap)
+        return self._heaps
+
+    def _store(self, alert_id: str, value: dict[str, Any], partition: int, new: bool) -> None:
+        # reassign (not mutate) so a Faust Table records the change in its changelog
+        heap = self._order().setdefault(partition, [])  # built before this write
+        self.state[alert_id] = value
+        heapq.heappush(heap, (value["last"], alert_id))
+        if new:
+            self._counts[partition] += 1
+        if len(heap) > 2 * self._counts[partition] + 64:  # mostly stale items: compact
+            heap[:] = [
+                (_last_seen(v), k) for k, v in self.state.items() if int(v.get("p", 0)) == partition
+            ]
+            heapq.heapify(heap)
+
+    def evict(self, partition: int, now: float) -> int:
+        """Forget this partition's states past the window or beyond the bound."""
+        heap = self._order().get(partition, [])
+        horizon = now - self.window_s
+        evicted = 0
+        while heap and (heap[0][0] < horizon or self._counts[partition] > self.max_entries):
+            last, alert_id = heapq.heappop(heap)
+            value = self.state.get(alert_id)
+            if value is None or _last_seen(value) != last:
+                continue  # stale heap item: refreshed (and pushed again) or gone
+            del self.state[alert_id]
+            self._counts[partition] -= 1
+            evicted += 1
+        return evicted
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+    def observe(
+        self, candidate: Alert, *, partition: int = 0, now: float | None = None
+    ) -> Alert | None:
         """The Alert to publish: copies=1 fires, copies>1 updates; None for a redelivery."""
+        now = time.time() if now is None else now
+        alert = self._observe(candidate, partition, now)
+        self.evict(partition, now)
+        return alert
+
+    def _observe(self, candidate: Alert, partition: int, now: float) -> Alert | None:
         current = self.state.get(candidate.id)
+        if current is not None and _last_seen(current) < now - self.window_s:
+            current = None  # expired, not yet evicted: the story is new again
         if current is None:
             fired = candidate.model_copy(update={"copies": 1, "fired_at": utcnow()})
-            self.state[candidate.id] = {
+            value = {
                 "alert": fired.model_dump(mode="json"),
                 "seen": [candidate.article_id],
+                "last": now,
+                "p": partition,
             }
+            self._store(candidate.id, value, partition, new=candidate.id not in self.state)
             return fired
         seen: list[str] = list(current["seen"])
         if candidate.article_id in seen:
@@ -267,12 +345,25 @@ class AlertTracker:
         terms = list(dict.fromkeys([*first.matched_terms, *candidate.matched_terms]))
         updated = first.model_copy(update={"copies": first.copies + 1, "matched_terms": terms})
         seen.append(candidate.article_id)
-        # reassign (not mutate) so a Faust Table records the change in its changelog
-        self.state[candidate.id] = {
+        value = {
             "alert": updated.model_dump(mode="json"),
             "seen": seen[-MAX_SEEN:],
+            "last": now,
+            "p": int(current.get("p", partition)),
         }
+        self._store(candidate.id, value, value["p"], new=False)
         return updated
+
+
+def _last_seen(value: dict[str, Any]) -> float:
+    """When the state's story was last seen; a state from before this field: when fired."""
+    if "last" in value:
+        return float(value["last"])
+    fired = value.get("alert", {}).get("fired_at")
+    try:
+        return datetime.fromisoformat(fired).timestamp() if fired else 0.0
+    except ValueError:
+        return 0.0
 
 
 def is_first_firing(alert: Alert) -> bool:

@@ -3,7 +3,7 @@
 A rule is added by producing its AlertRule JSON and removed by producing a tombstone (null
 value) under its id; compaction keeps the latest value per id. Reading the store means
 reading the topic from the beginning to its current end. Workers read the same topic as a
-Faust GlobalTable (pipeline.alerts.agent), so every worker sees changes without restart.
+Faust GlobalTable (pipeline.worker.alert_agent), so every worker sees changes without restart.
 
 Rules are checked before they are written: a malformed rule never reaches the topic.
 """

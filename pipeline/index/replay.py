@@ -7,7 +7,9 @@ workers. Re-running dedup and enrichment from raw is a different operation: rese
 consumer group. Replay uses no consumer group (manual assignment, no commits), stops at the
 end offsets seen when it started, and writes through the same :class:`BulkSink`; document
 ids are article ids, so replaying twice leaves the index unchanged. Unparseable records and
-records Elasticsearch rejects go to the dead-letter topic with stage ``replay``.
+records Elasticsearch rejects go to the dead-letter topic with stage ``replay``, through
+the worker's stage shape (pipeline.worker.stage) and a producer-based dead-letter writer:
+no Faust app.
 """
 
 from __future__ import annotations
@@ -20,14 +22,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
-from pydantic import ValidationError
 
 from pipeline import topics
 from pipeline.index.sink import BulkSink
 from pipeline.records import EnrichedArticle
 from pipeline.settings import Settings
-from pipeline.worker.deadletter import dead_letter
+from pipeline.worker.deadletter import ProducerDeadLetters
+from pipeline.worker.stage import ElasticsearchRejected, Item, Rejected, Stage
 
 log = logging.getLogger(__name__)
 STAGE = "replay"
@@ -112,7 +113,6 @@ async def replay(
     progress: Callable[[ReplayReport, int], None] | None = None,
 ) -> ReplayReport:
     topic = topics.qualified(topics.ARTICLES_ENRICHED, settings.topic_prefix)
-    dead_topic = topics.qualified(topics.DEAD_LETTER, settings.topic_prefix)
     partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
     consumer.assign(partitions)
     begin = start_offsets(consumer, partitions, start)
@@ -121,38 +121,28 @@ async def replay(
         consumer.seek(tp, offset)
     remaining = {tp for tp in partitions if begin[tp] < end[tp]}
     total = sum(end[tp] - begin[tp] for tp in partitions)
+    shape = Stage(STAGE, EnrichedArticle.from_json, ProducerDeadLetters(producer, settings))
     report = ReplayReport()
     started = time.monotonic()
 
-    def dead(message: ConsumerRecord, reason: str, error_type: str) -> None:
-        # Same record and header names as the worker's dead letters.
-        record, headers = dead_letter(STAGE, message, reason, error_type)
-        producer.send(
-            dead_topic, key=message.key, value=record.to_json(), headers=list(headers.items())
-        )
-        report.rejected += 1
+    async def handle(
+        items: list[Item[EnrichedArticle]],
+    ) -> list[tuple[Item[EnrichedArticle], Rejected]]:
+        by_id = {item.record.article.id: item for item in items}
+        result = await sink.write([item.record for item in items])
+        report.indexed += len(result.indexed)
+        return [
+            (by_id[record.article.id], ElasticsearchRejected(reason))
+            for record, reason in result.rejected
+        ]
 
     while remaining:
         polled = await asyncio.to_thread(consumer.poll, timeout_ms=1000, max_records=batch_size)
-        records: list[EnrichedArticle] = []
-        messages = {}
-        for tp, batch in polled.items():
-            for message in batch:
-                if message.offset >= end[tp]:
-                    continue  # arrived after the replay started: the live pipeline has it
-                report.read += 1
-                try:
-                    record = EnrichedArticle.from_json(message.value)
-                except (ValidationError, ValueError) as exc:
-                    dead(message, f"unparseable enriched article: {exc}"[:2000], "ValidationError")
-                    continue
-                records.append(record)
-                messages[record.article.id] = message
-        if records:
-            result = await sink.write(records)
-            report.indexed += len(result.indexed)
-            for record, reason in result.rejected:
-                dead(messages[record.article.id], reason, "IndexRejected")
+        # past the end seen at the start: the live pipeline has it
+        messages = [m for tp, batch in polled.items() for m in batch if m.offset < end[tp]]
+        report.read += len(messages)
+        processed = await shape.process_batch(messages, handle)
+        report.rejected += len(messages) - processed  # unparseable or refused: dead-lettered
         for tp in list(remaining):
             if consumer.position(tp) >= end[tp]:
                 remaining.discard(tp)

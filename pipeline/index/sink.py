@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
@@ -55,23 +55,162 @@ class SinkUnavailableError(SinkError):
     """Elasticsearch stayed unavailable past the retry deadline; nothing was acknowledged."""
 
 
+R = TypeVar("R")
+
+
 @dataclass
-class SinkResult:
+class BulkResult(Generic[R]):
     indexed: list[str] = field(default_factory=list)
-    rejected: list[tuple[EnrichedArticle, str]] = field(default_factory=list)
+    rejected: list[tuple[R, str]] = field(default_factory=list)
     retries: int = 0
 
-    def extend(self, other: SinkResult) -> None:
+    def extend(self, other: BulkResult[R]) -> None:
         self.indexed += other.indexed
         self.rejected += other.rejected
         self.retries += other.retries
 
 
+SinkResult = BulkResult[EnrichedArticle]
+
+
 @dataclass
-class _Item:
-    record: EnrichedArticle
+class BulkDoc(Generic[R]):
+    """One document to write: the record it came from, its id and its JSON source."""
+
+    record: R
     id: str
     source: bytes
+
+
+_Item = BulkDoc[EnrichedArticle]
+Homes = Callable[[list[str]], Awaitable[dict[str, str]]]
+
+
+class BulkWriter(Generic[R]):
+    """Bulk-writes documents into one index or alias until each is indexed or rejected.
+
+    The one retry policy for every Elasticsearch writer (articles, alerts): connection
+    errors, HTTP 429/5xx and per-item 429/5xx are retried with jittered exponential backoff
+    until ``retry_timeout_s``, then :class:`SinkUnavailableError` (the caller must not
+    commit; the worker crashes and Kafka redelivers); other per-item errors (400 mapping
+    conflicts) are rejected with Elasticsearch's reason, for the caller to dead-letter.
+    """
+
+    def __init__(
+        self,
+        client: AsyncElasticsearch,
+        target: str,
+        *,
+        retry_timeout_s: float,
+        require_alias: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.client = client
+        self._target = target
+        self._require_alias = require_alias
+        self._retry_timeout = retry_timeout_s
+        self._sleep = sleep
+
+    async def write(
+        self, docs: list[BulkDoc[R]], *, homes: Homes | None = None, extra: list[bytes] = ()
+    ) -> BulkResult[R]:
+        """``homes``: the concrete index of ids already written (rewritten in place);
+        ``extra``: best-effort operations sent with the first attempt that gets through."""
+        started = time.monotonic()
+        deadline = started + self._retry_timeout
+        result: BulkResult[R] = BulkResult()
+        pending = docs
+        extra_ops = list(extra)
+        attempt = 0
+        while pending:
+            attempt += 1
+            try:
+                where = await homes([d.id for d in pending]) if homes else {}
+                response = await self.client.bulk(
+                    operations=self._operations(pending, where) + extra_ops, refresh=False
+                )
+            except (TransportConnectionError, ConnectionTimeout) as exc:
+                retry_reason = f"connection: {exc.__class__.__name__}"
+            except ApiError as exc:
+                if exc.meta.status not in RETRYABLE_STATUS:
+                    raise SinkError(f"bulk request refused: {exc.meta.status} {exc}") from exc
+                retry_reason = f"HTTP {exc.meta.status}"
+            else:
+                pending, retry_reason = self._sort_items(pending, response, result)
+                extra_ops = []
+                if not pending:
+                    break
+            if time.monotonic() >= deadline:
+                raise SinkUnavailableError(
+                    f"Elasticsearch unavailable for {self._retry_timeout:.0f}s "
+                    f"({retry_reason}); {len(pending)} documents not indexed into {self._target}"
+                )
+            result.retries += 1
+            RETRIES.inc()
+            delay = min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2 ** (attempt - 1))
+            delay = min(delay * random.uniform(0.5, 1.0), max(0.0, deadline - time.monotonic()))
+            log.warning(
+                "bulk: retrying %d documents in %.2fs (attempt %d, %s)",
+                len(pending),
+                delay,
+                attempt,
+                retry_reason,
+            )
+            await self._sleep(delay)
+        log.info(
+            "bulk %s: docs=%d indexed=%d rejected=%d retries=%d bytes=%d took=%.3fs",
+            self._target,
+            len(docs),
+            len(result.indexed),
+            len(result.rejected),
+            result.retries,
+            sum(len(d.source) for d in docs),
+            time.monotonic() - started,
+        )
+        return result
+
+    def _operations(self, docs: list[BulkDoc[R]], homes: dict[str, str]) -> list[bytes]:
+        lines: list[bytes] = []
+        for doc in docs:
+            home = homes.get(doc.id)
+            # A document already written before a rollover is rewritten where it lives, so a
+            # replay across a rollover still leaves exactly one copy of it.
+            if home:
+                action: dict[str, Any] = {"index": {"_index": home, "_id": doc.id}}
+            else:
+                action = {"index": {"_index": self._target, "_id": doc.id}}
+                if self._require_alias:
+                    action["index"]["require_alias"] = True
+            lines += [json.dumps(action).encode(), doc.source]
+        return lines
+
+    def _sort_items(
+        self, pending: list[BulkDoc[R]], response: dict[str, Any], result: BulkResult[R]
+    ) -> tuple[list[BulkDoc[R]], str]:
+        """Split bulk item results into indexed, rejected and to-retry."""
+        retry: list[BulkDoc[R]] = []
+        reason = ""
+        outcomes = response["items"]
+        for doc, outcome in zip(pending, outcomes[: len(pending)], strict=True):
+            op = outcome["index"]
+            status = op["status"]
+            if status < 300:
+                result.indexed.append(doc.id)
+            elif status in RETRYABLE_STATUS:
+                retry.append(doc)
+                reason = f"item {status} {op.get('error', {}).get('type', '')}".strip()
+            elif status == 404 and op.get("error", {}).get("type") == "index_not_found_exception":
+                raise SinkError(
+                    f"write alias {self._target!r} missing: run `wirewatch setup` "
+                    f"({op['error'].get('reason')})"
+                )
+            else:
+                result.rejected.append((doc.record, _reason(status, op.get("error"))))
+        for outcome in outcomes[len(pending) :]:
+            op = outcome["index"]
+            if op["status"] >= 300 and op["status"] != 409:  # 409: a newer count is stored
+                log.warning("bulk: extra %s not written: %s", op.get("_id"), op.get("error"))
+        return retry, reason
 
 
 class BulkSink:
@@ -91,7 +230,13 @@ class BulkSink:
         self._max_bytes = settings.es_bulk_max_bytes
         self._retry_timeout = settings.es_retry_timeout_s
         self._in_flight = asyncio.Semaphore(max_in_flight)
-        self._sleep = sleep
+        self._writer: BulkWriter[EnrichedArticle] = BulkWriter(
+            client,
+            self._alias,
+            retry_timeout_s=self._retry_timeout,
+            require_alias=True,
+            sleep=sleep,
+        )
         self._alias_indices: tuple[float, int] | None = None  # (checked at, index count)
 
     async def close(self) -> None:
@@ -116,7 +261,7 @@ class BulkSink:
             if batch and (len(batch) >= self._max_docs or size + len(source) > self._max_bytes):
                 yield batch
                 batch, size = [], 0
-            batch.append(_Item(record, document_id(record), source))
+            batch.append(BulkDoc(record, document_id(record), source))
             size += len(source)
         if batch:
             yield batch
@@ -124,77 +269,13 @@ class BulkSink:
     # --- one batch ------------------------------------------------------------------------
 
     async def _write_batch(self, items: list[_Item]) -> SinkResult:
-        started = time.monotonic()
-        deadline = started + self._retry_timeout
-        result = SinkResult()
-        pending = items
-        attempt = 0
-        # Several copies of one story in a batch: only the newest count matters.
+        # Several copies of one story in a batch: only the newest count matters; story
+        # upserts are best effort once a bulk got through.
         stories = self._story_ops([i.record for i in items])
-        while pending:
-            attempt += 1
-            try:
-                homes = await self._existing_homes([i.id for i in pending])
-                response = await self._client.bulk(
-                    operations=self._operations(pending, homes, stories), refresh=False
-                )
-            except (TransportConnectionError, ConnectionTimeout) as exc:
-                retry_reason = f"connection: {exc.__class__.__name__}"
-            except ApiError as exc:
-                if exc.meta.status not in RETRYABLE_STATUS:
-                    raise SinkError(f"bulk request refused: {exc.meta.status} {exc}") from exc
-                retry_reason = f"HTTP {exc.meta.status}"
-            else:
-                pending, retry_reason = self._sort_items(pending, response, result)
-                stories = []  # story upserts are best effort once a bulk got through
-                if not pending:
-                    break
-            if time.monotonic() >= deadline:
-                raise SinkUnavailableError(
-                    f"Elasticsearch unavailable for {self._retry_timeout:.0f}s "
-                    f"({retry_reason}); {len(pending)} documents not indexed"
-                )
-            result.retries += 1
-            RETRIES.inc()
-            delay = min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2 ** (attempt - 1))
-            delay = min(delay * random.uniform(0.5, 1.0), max(0.0, deadline - time.monotonic()))
-            log.warning(
-                "bulk: retrying %d documents in %.2fs (attempt %d, %s)",
-                len(pending),
-                delay,
-                attempt,
-                retry_reason,
-            )
-            await self._sleep(delay)
-
+        result = await self._writer.write(items, homes=self._existing_homes, extra=stories)
         DOCUMENTS.labels("indexed").inc(len(result.indexed))
         DOCUMENTS.labels("rejected").inc(len(result.rejected))
-        log.info(
-            "bulk: docs=%d indexed=%d rejected=%d retries=%d bytes=%d took=%.3fs",
-            len(items),
-            len(result.indexed),
-            len(result.rejected),
-            result.retries,
-            sum(len(i.source) for i in items),
-            time.monotonic() - started,
-        )
         return result
-
-    def _operations(
-        self, items: list[_Item], homes: dict[str, str], stories: list[bytes]
-    ) -> list[bytes]:
-        lines: list[bytes] = []
-        for item in items:
-            home = homes.get(item.id)
-            # An article already indexed before a rollover is rewritten where it lives, so a
-            # replay across a rollover still leaves exactly one copy of it.
-            action = (
-                {"index": {"_index": home, "_id": item.id}}
-                if home
-                else {"index": {"_index": self._alias, "_id": item.id, "require_alias": True}}
-            )
-            lines += [json.dumps(action).encode(), item.source]
-        return lines + stories
 
     def _story_ops(self, records: list[EnrichedArticle]) -> list[bytes]:
         if self._stories_index is None:
@@ -216,34 +297,6 @@ class BulkSink:
             }
             lines += [json.dumps(action).encode(), json.dumps(to_story_document(record)).encode()]
         return lines
-
-    def _sort_items(
-        self, pending: list[_Item], response: dict[str, Any], result: SinkResult
-    ) -> tuple[list[_Item], str]:
-        """Split bulk item results into indexed, rejected and to-retry."""
-        retry: list[_Item] = []
-        reason = ""
-        outcomes = response["items"]
-        for item, outcome in zip(pending, outcomes[: len(pending)], strict=True):
-            op = outcome["index"]
-            status = op["status"]
-            if status < 300:
-                result.indexed.append(item.id)
-            elif status in RETRYABLE_STATUS:
-                retry.append(item)
-                reason = f"item {status} {op.get('error', {}).get('type', '')}".strip()
-            elif status == 404 and op.get("error", {}).get("type") == "index_not_found_exception":
-                raise SinkError(
-                    f"write alias {self._alias!r} missing: run `wirewatch setup` "
-                    f"({op['error'].get('reason')})"
-                )
-            else:
-                result.rejected.append((item.record, _reason(status, op.get("error"))))
-        for outcome in outcomes[len(pending) :]:
-            op = outcome["index"]
-            if op["status"] >= 300 and op["status"] != 409:  # 409: a newer count is stored
-                log.warning("bulk: story %s not updated: %s", op.get("_id"), op.get("error"))
-        return retry, reason
 
     async def _existing_homes(self, ids: list[str]) -> dict[str, str]:
         """Concrete index of each id already indexed, when the alias spans several indices."""

@@ -11,6 +11,7 @@ Stages live in their own modules; each module in ``AGENT_MODULES`` exposes
 from __future__ import annotations
 
 import importlib
+import socket
 import ssl
 from collections.abc import Sequence
 from typing import Any
@@ -21,13 +22,14 @@ from prometheus_client import generate_latest
 
 from pipeline.adapters.kafka import bootstrap_servers
 from pipeline.settings import Settings, get_settings
+from pipeline.worker import faust_fixes
 
 #: stage name (``WIREWATCH_WORKER_STAGES``) -> module whose ``register(app, settings)``
 #: declares that stage's topics, tables and agents.
 STAGE_MODULES: dict[str, str] = {
     "dedup": "pipeline.worker.dedup_agent",
     "enrich": "pipeline.worker.enrich_agent",
-    "alert": "pipeline.alerts.agent",
+    "alert": "pipeline.worker.alert_agent",
     "index": "pipeline.worker.index_agent",
 }
 AGENT_MODULES: tuple[str, ...] = tuple(STAGE_MODULES.values())
@@ -44,6 +46,11 @@ def stage_modules(settings: Settings) -> list[str]:
 def app_id(settings: Settings) -> str:
     """Consumer group and changelog-topic prefix; the topic prefix keeps test runs apart."""
     return f"{settings.topic_prefix}wirewatch-worker"
+
+
+def instance_id(settings: Settings) -> str:
+    """This worker's static group membership id (``WIREWATCH_WORKER_INSTANCE_ID``)."""
+    return settings.worker_instance_id or f"{socket.gethostname()}-{settings.worker_web_port}"
 
 
 def broker_credentials(settings: Settings) -> faust.types.CredentialsT | None:
@@ -70,6 +77,7 @@ def create_app(
 ) -> faust.App:
     """The app with the agents of ``agent_modules`` (default: ``WIREWATCH_WORKER_STAGES``)."""
     settings = settings or get_settings()
+    faust_fixes.install()
     if agent_modules is None:
         agent_modules = stage_modules(settings)
     ident = app_id(settings)
@@ -82,10 +90,22 @@ def create_app(
         agent_supervisor=CrashingSupervisor,
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",
+        # Restart within seconds after kill -9 (11.7): a restarted worker rejoins under its
+        # static id and gets its partitions back at once, instead of waiting out the dead
+        # member's session (60 s by default) and a rebalance; a member that does not come
+        # back is dropped after the (shorter) session timeout.
+        consumer_group_instance_id=instance_id(settings),
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=settings.worker_session_timeout_s / 10,
         producer_acks=-1,
         topic_replication_factor=settings.worker_replication_factor,
         topic_allow_declare=True,
         store="memory://",  # tables are rebuilt from their changelogs on start
+        # Do not wait on stop for every record in flight to be acknowledged: an index
+        # batch retrying a missing Elasticsearch or a webhook in backoff would hold
+        # SIGTERM for minutes (11.8). What is not acknowledged is redelivered on start,
+        # and every stage is idempotent for a redelivered record (ids, dedup replay).
+        stream_wait_empty=False,
         datadir=str(datadir),
         web_enabled=True,
         web_port=settings.worker_web_port,

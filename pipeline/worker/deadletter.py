@@ -3,20 +3,26 @@
 Value: a ``DeadLetter`` record (the original payload included, so nothing is lost).
 Headers repeat the facts for tools that only read headers: stage, reason, time and the
 original topic, partition and offset. Each dead letter is counted.
+
+Two writers with one interface (:class:`DeadLetterSink`): :class:`DeadLetters` sends
+through a Faust app's topic (the worker), :class:`ProducerDeadLetters` through a plain
+kafka-python producer (replay). This module imports no Faust, so replay does not either.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
-
-import faust
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.records import DeadLetter
 from pipeline.settings import Settings
-from pipeline.topics import DEAD_LETTER
-from pipeline.worker.channels import raw_topic
+from pipeline.topics import DEAD_LETTER, qualified
 from pipeline.worker.outcomes import DEAD_LETTERS, count
+
+if TYPE_CHECKING:
+    import faust
+    from kafka import KafkaProducer
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +57,34 @@ def dead_letter(
     return record, headers
 
 
-class DeadLetters:
-    """Sends dead letters for one app; ``await send(...)`` before acking the message."""
+def record_headers(record: DeadLetter) -> dict[str, bytes]:
+    """Headers for a dead letter that is not one input message (a webhook that failed)."""
+    return {
+        "stage": record.stage.encode(),
+        "reason": record.reason.encode(),
+        "error_type": record.error_type.encode(),
+        "failed_at": record.failed_at.isoformat().encode(),
+    }
 
-    def __init__(self, app: faust.App, settings: Settings) -> None:
-        self.topic = raw_topic(app, DEAD_LETTER, settings)
+
+class DeadLetterSink(Protocol):
+    async def send(
+        self, stage: str, message: Any, reason: str, error_type: str = "ValueError"
+    ) -> None: ...
+
+    async def send_error(self, stage: str, message: Any, exc: BaseException) -> None: ...
+
+
+class _Writer:
+    """What both writers share: build, log and count; ``_emit`` is the transport."""
+
+    async def _emit(self, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
+        raise NotImplementedError
 
     async def send(
         self, stage: str, message: Any, reason: str, error_type: str = "ValueError"
     ) -> None:
+        """Dead-letter one input message; await it before the message is acknowledged."""
         record, headers = dead_letter(stage, message, reason, error_type)
         log.warning(
             "dead letter: stage=%s %s:%s:%s %s: %s",
@@ -70,9 +95,46 @@ class DeadLetters:
             error_type,
             record.reason[:200],
         )
-        await self.topic.send(key=message.key, value=record.to_json(), headers=headers)
+        await self._emit(message.key, record.to_json(), headers)
         DEAD_LETTERS.labels(stage, error_type).inc()
         count(stage, "dead_lettered")
 
     async def send_error(self, stage: str, message: Any, exc: BaseException) -> None:
         await self.send(stage, message, str(exc) or repr(exc), type(exc).__name__)
+
+    async def send_record(self, record: DeadLetter) -> None:
+        """A dead letter built by the stage itself (not one input message)."""
+        log.warning(
+            "dead letter: stage=%s key=%s %s: %s",
+            record.stage,
+            record.key,
+            record.error_type,
+            record.reason[:200],
+        )
+        key = (record.key or "").encode()
+        await self._emit(key, record.to_json(), record_headers(record))
+        DEAD_LETTERS.labels(record.stage, record.error_type).inc()
+
+
+class DeadLetters(_Writer):
+    """Sends dead letters through one Faust app's producer."""
+
+    def __init__(self, app: faust.App, settings: Settings) -> None:
+        from pipeline.worker.channels import raw_topic
+
+        self.topic = raw_topic(app, DEAD_LETTER, settings)
+
+    async def _emit(self, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
+        await self.topic.send(key=key, value=value, headers=headers)
+
+
+class ProducerDeadLetters(_Writer):
+    """Sends dead letters through a kafka-python producer; ``flush()`` before exiting."""
+
+    def __init__(self, producer: KafkaProducer, settings: Settings) -> None:
+        self.producer = producer
+        self.topic = qualified(DEAD_LETTER, settings.topic_prefix)
+
+    async def _emit(self, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
+        future = self.producer.send(self.topic, key=key, value=value, headers=list(headers.items()))
+        await asyncio.to_thread(future.get, 60)  # acked before the source counts as done

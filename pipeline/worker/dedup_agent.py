@@ -24,7 +24,8 @@ from pipeline.settings import Settings
 from pipeline.topics import ARTICLES_DEDUPED, ARTICLES_RAW
 from pipeline.worker.channels import raw_topic
 from pipeline.worker.deadletter import DeadLetters
-from pipeline.worker.outcomes import DEDUP_MATCHES, DEDUP_STATE, count
+from pipeline.worker.outcomes import DEDUP_MATCHES, DEDUP_STATE, Outcome
+from pipeline.worker.stage import Item, Rejected, Stage
 from pipeline.worker.tables import JSON_CODEC, CodecTable, bytes_table
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,11 @@ class DedupStage:
 
     def process(self, value: bytes | None) -> DedupedArticle:
         """Parse and cluster one raw value; raises (ValueError) for a poison record."""
-        if value is None:
+        if not value:
             raise ValueError("empty value (tombstone) on the raw-article topic")
-        article = Article.from_json(value)
+        return self.assign(Article.from_json(value))
+
+    def assign(self, article: Article) -> DedupedArticle:
         story: StoryRef = self.dedup.assign(article)
         DEDUP_MATCHES.labels(self.dedup.last_layer).inc()
         DEDUP_STATE.set(len(self.store))
@@ -89,21 +92,29 @@ def register(app: faust.App, settings: Settings) -> DedupStage:
     async def _recovered() -> None:
         stage.invalidate()
 
+    shape = Stage(STAGE, decode_raw, dead_letters)
+
+    async def handle(item: Item[Article]) -> Outcome:
+        # Rebuilding after a recovery is outside the per-record guard: a state that
+        # cannot be read must crash the worker, not dead-letter every record after it.
+        stage.dedup  # noqa: B018
+        try:
+            record = stage.assign(item.record)
+        except Exception as exc:  # a bug only this record triggers must not stop the stream
+            log.exception("dedup failed on article %s", item.record.id)
+            raise Rejected(f"{type(exc).__name__}: {exc}", type(exc).__name__) from exc
+        await deduped.send(key=record.article.id.encode(), value=record.to_json())
+        return "processed" if record.story.match == "new" else "duplicate"
+
     @app.agent(raw, name=f"{app.conf.id}.dedup")
     async def dedup_agent(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            # Rebuilding after a recovery is outside the per-record guard: a state that
-            # cannot be read must crash the worker, not dead-letter every record after it.
-            stage.dedup  # noqa: B018
-            try:
-                record = stage.process(message.value)
-            except Exception as exc:
-                # Unparseable or schema-invalid (pydantic ValidationError), or a bug that
-                # only this record triggers: either way it must not stop the stream.
-                await dead_letters.send_error(STAGE, message, exc)
-                continue
-            await deduped.send(key=record.article.id.encode(), value=record.to_json())
-            count(STAGE, "processed" if record.story.match == "new" else "duplicate")
+        async for _ in shape.run_each(stream, handle):
+            pass
 
     return stage
+
+
+def decode_raw(value: bytes) -> Article:
+    if not value:
+        raise ValueError("empty value (tombstone) on the raw-article topic")
+    return Article.from_json(value)

@@ -54,6 +54,10 @@ def _init_child(parent_pid: int) -> None:
     threading.Thread(target=watch_parent, daemon=True, name="parent-watch").start()
 
 
+def _child_ready() -> bool:
+    return _annotator is not None
+
+
 def enrich_values(values: list[bytes]) -> list[bytes]:
     """DedupedArticle JSON in, EnrichedArticle JSON out, same order."""
     global _annotator
@@ -103,6 +107,17 @@ class EnrichRunner:
         )
         return [value for chunk in results for value in chunk]
 
+    async def warm(self) -> None:
+        """Start the child processes now, so each loads its model while the worker joins
+        its group and recovers its tables, not when the first batch arrives (a restart
+        otherwise pays the model load before its first record)."""
+        if self.processes <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(loop.run_in_executor(self.executor, _child_ready) for _ in range(self.processes))
+        )
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -112,30 +127,30 @@ class EnrichRunner:
 def register(app: faust.App, settings: Settings) -> EnrichRunner:
     from pipeline.worker.channels import raw_topic
     from pipeline.worker.deadletter import DeadLetters
-    from pipeline.worker.outcomes import count
+    from pipeline.worker.stage import Item, Rejected, Stage
 
     deduped = raw_topic(app, ARTICLES_DEDUPED, settings)
     enriched = raw_topic(app, ARTICLES_ENRICHED, settings)
-    dead_letters = DeadLetters(app, settings)
+    shape = Stage(STAGE, DedupedArticle.from_json, DeadLetters(app, settings))
     runner = EnrichRunner(settings.enrich_processes)
+
+    async def handle(items: list[Item[DedupedArticle]]) -> list[tuple[Item, Rejected]]:
+        # the children parse again: bytes cross the process boundary, not models
+        outputs = await runner.run([item.message.value for item in items])
+        for item, value in zip(items, outputs, strict=True):
+            await enriched.send(key=item.message.key, value=value)
+        return []
 
     @app.agent(deduped, name=f"{app.conf.id}.enrich")
     async def enrich_agent(stream: Any) -> None:
-        async for events in stream.take_events(
-            settings.enrich_batch_size, within=settings.batch_within_s
+        async for _ in shape.run(
+            stream, handle, size=settings.enrich_batch_size, within=settings.batch_within_s
         ):
-            good = []
-            for event in events:
-                try:
-                    DedupedArticle.from_json(event.message.value or b"")
-                except ValueError as exc:
-                    await dead_letters.send_error(STAGE, event.message, exc)
-                else:
-                    good.append(event)
-            outputs = await runner.run([event.message.value for event in good])
-            for event, value in zip(good, outputs, strict=True):
-                await enriched.send(key=event.message.key, value=value)
-            count(STAGE, "processed", len(good))
+            pass
+
+    @app.task
+    async def _warm_pool() -> None:
+        await runner.warm()
 
     @app.on_before_shutdown.connect
     async def _close_pool(sender: Any, **kwargs: Any) -> None:

@@ -21,7 +21,7 @@ from pipeline.settings import Settings
 from pipeline.topics import ARTICLES_ENRICHED
 from pipeline.worker.channels import raw_topic
 from pipeline.worker.deadletter import DeadLetters
-from pipeline.worker.outcomes import count
+from pipeline.worker.stage import ElasticsearchRejected, Item, Rejected, Stage
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def register(app: faust.App, settings: Settings) -> None:
     from pipeline.index.sink import BulkSink
 
     enriched = raw_topic(app, ARTICLES_ENRICHED, settings)
-    dead_letters = DeadLetters(app, settings)
+    shape = Stage(STAGE, EnrichedArticle.from_json, DeadLetters(app, settings))
     sinks: list[BulkSink] = []
 
     def sink() -> BulkSink:
@@ -41,29 +41,23 @@ def register(app: faust.App, settings: Settings) -> None:
             sinks.append(BulkSink(make_async_client(settings), settings))
         return sinks[0]
 
+    async def handle(
+        items: list[Item[EnrichedArticle]],
+    ) -> list[tuple[Item[EnrichedArticle], Rejected]]:
+        by_id = {item.record.article.id: item for item in items}
+        result = await sink().write([item.record for item in items])
+        return [
+            (by_id[record.article.id], ElasticsearchRejected(reason))
+            for record, reason in result.rejected
+        ]
+
     @app.agent(enriched, name=f"{app.conf.id}.index")
     async def index_agent(stream: Any) -> None:
         try:
-            async for events in stream.take_events(
-                settings.es_bulk_max_docs, within=settings.batch_within_s
+            async for _ in shape.run(
+                stream, handle, size=settings.es_bulk_max_docs, within=settings.batch_within_s
             ):
-                records: list[EnrichedArticle] = []
-                messages: dict[str, Any] = {}
-                for event in events:
-                    try:
-                        record = EnrichedArticle.from_json(event.message.value or b"")
-                    except ValueError as exc:
-                        await dead_letters.send_error(STAGE, event.message, exc)
-                        continue
-                    records.append(record)
-                    messages[record.article.id] = event.message
-                if not records:
-                    continue
-                result = await sink().write(records)
-                for record, reason in result.rejected:
-                    message = messages[record.article.id]
-                    await dead_letters.send(STAGE, message, reason, "ElasticsearchRejected")
-                count(STAGE, "processed", len(records) - len(result.rejected))
+                pass
         finally:
             if sinks:
                 await sinks.pop().close()

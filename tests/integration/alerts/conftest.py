@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 from alert_support import Receiver, Worker
 from elasticsearch import Elasticsearch
-from helpers import drop_indices_and_templates, wait_until
+from helpers import drop_indices_and_templates
 
 from pipeline.adapters.kafka import ensure_topics
 from pipeline.index.setup import install
@@ -71,7 +68,10 @@ def receiver() -> Iterator[Receiver]:
                 state.requests.append(
                     {"path": self.path, "headers": dict(self.headers), "body": body}
                 )
-            self.send_response(500 if self.path == "/fail" else 204)
+            status = 500 if self.path == "/fail" else 204
+            if self.path == "/hold":
+                status = 204 if state.release.wait(3.0) else 503
+            self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -82,13 +82,6 @@ def receiver() -> Iterator[Receiver]:
     yield state
     server.shutdown()
     server.server_close()
-
-
-WORKER = (
-    "from pipeline.worker.app import create_app\n"
-    "app = create_app(agent_modules=('pipeline.alerts.agent',))\n"
-    "app.main()\n"
-)
 
 
 @pytest.fixture
@@ -109,29 +102,9 @@ def alert_worker(alert_settings: Settings, es: Elasticsearch, tmp_path: Path) ->
         "HOOK_SECRET": "s3cret",
     }
     (tmp_path / "home" / "worker").mkdir(parents=True)  # faust creates only the last level
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-c", WORKER, "worker", "--loglevel", "info"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    worker = Worker(process, f"http://127.0.0.1:{port}", log)
-
-    def ready_or_exited() -> bool:
-        if process.poll() is not None:
-            return True
-        return httpx.get(f"{worker.web}/readyz", timeout=2).status_code == 200
-
+    worker = Worker(env, f"http://127.0.0.1:{port}", tmp_path / "worker.log")
     try:
-        wait_until(ready_or_exited, timeout=120, message="alert worker ready")
-        assert process.poll() is None, f"worker exited {process.returncode}:\n{worker.tail()}"
+        worker.start()
         yield worker
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        worker.stop()

@@ -152,6 +152,7 @@ def test_stream_alerts_once_per_cluster_to_index_and_webhooks(
         request["headers"][SIGNATURE_HEADER],
     )
     assert json_body(request)["alert"]["rule_id"] == "putin"
+    assert request["headers"]["Idempotency-Key"] == doc["id"]  # stable per alert
     assert "Putin" in json_body(slack[0])["text"]
 
     # the dead receiver: tried twice (the configured attempts), then dead-lettered

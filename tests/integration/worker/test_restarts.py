@@ -7,6 +7,7 @@ of firing it again (the alert state came back under the same keys)."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -78,11 +79,17 @@ def assert_recovered(
     new = corpus[7]
     produce(settings, [new, copy])
     wait_until(
-        lambda: {new.id, copy.id} <= indexed(es, settings).keys(),
+        lambda: not worker.alive() or {new.id, copy.id} <= indexed(es, settings).keys(),
         timeout=INDEXED_S,
-        message=f"articles sent after the restart indexed; log:\n{worker.tail()}",
+        message="articles sent after the restart indexed",
     )
     took = time.monotonic() - restarted
+    assert worker.alive(), f"worker exited after the restart:\n{worker.tail()}"
+    rejoin = start_to_ready(worker)
+    print(f"restart: Faust start -> ready {rejoin:.1f}s; spawn -> new articles indexed {took:.1f}s")
+    # 11.7: once the process runs, processing resumes within 15 s (it took ~60 s when the
+    # new member waited out the dead one's session and a rebalance)
+    assert rejoin < RESTART_TO_PROCESSING_S
     assert indexed(es, settings)[copy.id] == fired["cluster_id"]  # dedup window recovered
     wait_until(
         lambda: alert_docs(es, settings)[alert_id]["copies"] == 2,
@@ -94,6 +101,18 @@ def assert_recovered(
     log = worker.log_path.read_text(errors="replace")
     assert "from_data" not in log and "Error in recovery" not in log
     return took
+
+
+def start_to_ready(worker: Worker) -> float:
+    """Seconds between the last start's "[^Worker]: Starting" and "Ready" log lines."""
+    lines = worker.log_path.read_text(errors="replace").splitlines()
+    start = max(i for i, line in enumerate(lines) if "[^Worker]: Starting" in line)
+    ready = next(line for line in lines[start:] if "[^Worker]: Ready" in line)
+
+    def stamp(line: str) -> datetime:
+        return datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f")
+
+    return (stamp(ready) - stamp(lines[start])).total_seconds()
 
 
 def test_restart_after_clean_stop_recovers_every_table(
@@ -109,5 +128,4 @@ def test_restart_after_kill9_recovers_every_table_and_processes_quickly(
 ) -> None:
     alert_id, copy = fill_every_table(worker, settings, es, corpus)
     worker.kill9()
-    took = assert_recovered(worker, settings, es, corpus, alert_id, copy)
-    print(f"restart-to-processing after kill -9: {took:.1f}s")
+    assert_recovered(worker, settings, es, corpus, alert_id, copy)

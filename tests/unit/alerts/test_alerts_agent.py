@@ -5,11 +5,11 @@ from __future__ import annotations
 import faust
 import pytest
 
-from pipeline.alerts.agent import AlertStage, register
 from pipeline.alerts.matcher import ActorNames
 from pipeline.records import AlertRule
 from pipeline.settings import Settings
 from pipeline.topics import ALERT_MATCHES, ALERT_RULES, qualified
+from pipeline.worker.alert_agent import AlertStage, register
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_rules_table_reads_the_rules_topic_under_its_real_name(stage: AlertStage
 
 def test_state_table_is_copartitioned_with_the_matches_topic(stage: AlertStage) -> None:
     assert stage.state_table.partitions == ALERT_MATCHES.partitions
-    assert set(stage.agents) == {"evaluate", "track", "deliver"}
+    assert set(stage.agents) == {"evaluate", "track", "deliver", "webhooks"}
 
 
 def test_rule_events_update_the_live_index(stage: AlertStage) -> None:

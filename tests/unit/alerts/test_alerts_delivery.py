@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from pipeline.alerts.delivery import (
+    IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     DeliveryConfigError,
@@ -57,6 +58,17 @@ def test_generic_webhook_is_signed_with_the_named_secret() -> None:
     payload = json.loads(request.body)
     assert payload["event"] == "alert.fired"
     assert payload["alert"]["id"] == "putin:c1"
+
+
+def test_every_request_carries_the_alert_id_as_idempotency_key() -> None:
+    webhook = Delivery(type="webhook", url="https://example.org/hook")
+    first = build_request(ALERT, webhook, env={}, now=1_700_000_000)
+    again = build_request(ALERT, webhook, env={}, now=1_700_000_099)  # a later repeat
+    slack = build_request(ALERT, Delivery(type="slack", url="https://hooks.slack.com/x"), env={})
+    keys = {r.headers[IDEMPOTENCY_HEADER] for r in (first, again, slack)}
+    assert keys == {ALERT.id}
+    other = build_request(ALERT.model_copy(update={"id": "putin:c2"}), webhook, env={})
+    assert other.headers[IDEMPOTENCY_HEADER] != ALERT.id
 
 
 def test_missing_secret_is_a_config_error_not_an_unsigned_post() -> None:

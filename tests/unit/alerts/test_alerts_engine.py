@@ -15,7 +15,7 @@ from pipeline.alerts.engine import (
 )
 from pipeline.alerts.matcher import ActorNames
 from pipeline.alerts.query import QuerySyntaxError, parse
-from pipeline.records import AlertRule
+from pipeline.records import Alert, AlertRule
 
 
 def rule(rule_id: str, query: str, **kw) -> AlertRule:
@@ -157,3 +157,43 @@ def test_once_per_rule_per_cluster(make_article, registry: ActorNames) -> None:
     assert {a.article_id for a in putin} == {copies[0].article.id}  # the first copy stays
     assert len({a.fired_at for a in putin}) == 1
     assert tracker.state["putin:story-1"]["alert"]["copies"] == 40
+
+
+def _candidate(rule_id: str, cluster: str, article: str) -> Alert:
+    return Alert(
+        id=f"{rule_id}:{cluster}", rule_id=rule_id, rule_name=rule_id, cluster_id=cluster,
+        article_id=article, title="t", url="https://example.org/x",
+    )  # fmt: skip
+
+
+def test_alert_state_is_bounded_by_age_per_partition() -> None:
+    hour = 3600.0
+    state: dict[str, dict] = {}
+    tracker = AlertTracker(state, window_s=2 * hour, max_entries=1000)
+    assert tracker.observe(_candidate("r", "old", "a1"), partition=0, now=0.0)
+    assert tracker.observe(_candidate("r", "other", "b1"), partition=1, now=0.0)
+    assert tracker.observe(_candidate("r", "kept", "c1"), partition=0, now=1 * hour)
+    tracker.observe(_candidate("r", "kept", "c2"), partition=0, now=2.5 * hour)  # refreshed
+    tracker.observe(_candidate("r", "new", "d1"), partition=0, now=3 * hour)
+    # partition 0's record evicts only partition 0's expired states (a Faust table may
+    # delete only keys of the partition being processed); "kept" was seen 0.5 h ago
+    assert set(state) == {"r:other", "r:kept", "r:new"}
+    tracker.observe(_candidate("r", "x", "e1"), partition=1, now=3 * hour)
+    assert "r:other" not in state
+    # a story seen again after the window fires a new alert
+    again = tracker.observe(_candidate("r", "old", "a9"), partition=0, now=3 * hour)
+    assert again is not None and again.copies == 1
+
+
+def test_alert_state_bound_on_entries_and_order_rebuilt_after_recovery() -> None:
+    state: dict[str, dict] = {}
+    tracker = AlertTracker(state, window_s=1e9, max_entries=3)
+    for i in range(5):
+        tracker.observe(_candidate("r", f"s{i}", f"a{i}"), partition=2, now=float(i))
+    assert sorted(state) == ["r:s2", "r:s3", "r:s4"]  # the least recently seen went first
+    # a restarted worker: the same state recovered, the eviction order rebuilt from it
+    recovered = AlertTracker(dict(state), window_s=1e9, max_entries=3)
+    recovered.observe(_candidate("r", "s3", "b3"), partition=2, now=10.0)  # refresh s3
+    recovered.observe(_candidate("r", "s9", "a9"), partition=2, now=11.0)
+    assert sorted(recovered.state) == ["r:s3", "r:s4", "r:s9"]
+    assert recovered.observe(_candidate("r", "s3", "b3"), partition=2, now=12.0) is None
