@@ -37,6 +37,7 @@ from soak_harness import Figures, Soak  # noqa: E402
 
 from pipeline.adapters.kafka import ensure_topics  # noqa: E402
 from pipeline.index.setup import install  # noqa: E402
+from pipeline.index.templates import hunspell_dictionaries  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.stack import scratch_stack  # noqa: E402
 from pipeline.stack.process import free_port  # noqa: E402
@@ -106,7 +107,7 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="wirewatch-soak-"))
     home.chmod(0o755)  # Elasticsearch runs as another user when we are root
-    stack = scratch_stack(home / "stack")
+    stack = scratch_stack(home / "stack", hunspell=hunspell_dictionaries())
     say(f"starting a local stack in {home}")
     stack.up()
     rounds: list[Figures] = []
