@@ -5,10 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal, get_args
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from pipeline.poll.readiness import Readiness
+
+FeedPollOutcome = Literal["new", "no-new", "not-modified", "unchanged", "failed", "refused"]
+ArticleOutcome = Literal["queued", "sent", "send-failed", "rejected"]
 
 FEEDS = Counter(
     "wirewatch_poll_feeds_total",
@@ -20,6 +24,13 @@ ARTICLES = Counter(
     "Articles by outcome (queued, sent, send-failed, rejected)",
     ["outcome"],
 )
+# Every outcome exists from the start at 0: `increase(...{outcome="sent"}[3h]) == 0` (alert
+# WirewatchNoNewArticles) must match a poller that never sent anything, and a series that
+# was never created matches nothing.
+for _outcome in get_args(FeedPollOutcome):
+    FEEDS.labels(_outcome)
+for _outcome in get_args(ArticleOutcome):
+    ARTICLES.labels(_outcome)
 TEXT_SOURCE = Counter(
     "wirewatch_poll_article_text_total", "Article text taken from the page or the feed", ["source"]
 )

@@ -55,7 +55,7 @@ class ArticleSink(Protocol):
 @dataclass
 class FeedOutcome:
     url: str
-    outcome: str  # new | no-new | not-modified | unchanged (same bytes) | failed | refused
+    outcome: metrics.FeedPollOutcome  # "unchanged": a 200 with the same bytes
     new_items: int = 0
     error: str | None = None
     bozo_reason: str | None = None
@@ -371,7 +371,9 @@ class Poller:
         except FetchError as exc:
             error = f"{exc.reason}: {exc.detail}"
             self._fail(state, now, error, exc.reason, exc.status)
-            outcome = "refused" if exc.reason == "blocked-address" else "failed"
+            outcome: metrics.FeedPollOutcome = (
+                "refused" if exc.reason == "blocked-address" else "failed"
+            )
             return FeedOutcome(spec.url, outcome, error=error, parked=state.parked_reason)
 
         status = response.status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import ipaddress
 import re
@@ -599,6 +600,126 @@ def test_alerts_use_metrics_the_code_exports_and_have_runbooks(
         anchor = alert["annotations"]["runbook"].split("#", 1)[1]
         assert anchor in anchors, f"{alert['alert']}: no section #{anchor} in operations.md"
         assert alert["labels"]["severity"] in {"critical", "warning", "info"}
+
+
+_METRIC_CLASSES = {"Counter", "Gauge", "Histogram", "Summary"}
+
+
+def _base(metric: str) -> str:
+    return re.sub(r"_(total|bucket|count|sum|created)$", "", metric)
+
+
+def _literals(node: ast.expr) -> set[str] | None:
+    """The strings an argument can be: a literal, either arm of ``a if c else b``; None if
+    it is computed (then its type must say: see _DYNAMIC_LABELS)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.IfExp):
+        body, orelse = _literals(node.body), _literals(node.orelse)
+        return None if body is None or orelse is None else body | orelse
+    return None
+
+
+def _dynamic_labels() -> dict[tuple[str, str], set[str] | None]:
+    """Label values passed as variables, from the types that bound them (None: free
+    values such as a stage or an error type, which no rule or doc may pin)."""
+    from typing import get_args
+
+    from pipeline.dedup.state import Match
+    from pipeline.poll.metrics import ArticleOutcome, FeedPollOutcome
+    from pipeline.records import Article
+    from pipeline.worker.outcomes import Outcome
+
+    text_source = get_args(Article.model_fields["text_source"].annotation)
+    return {
+        ("wirewatch_poll_feeds", "outcome"): set(get_args(FeedPollOutcome)),
+        ("wirewatch_poll_articles", "outcome"): set(get_args(ArticleOutcome)),
+        ("wirewatch_poll_article_text", "source"): set(text_source),
+        ("wirewatch_stream_records", "outcome"): set(get_args(Outcome)),
+        ("wirewatch_stream_records", "stage"): None,
+        ("wirewatch_dead_letters", "stage"): None,
+        ("wirewatch_dead_letters", "error_type"): None,
+        # Deduplicator.last_layer: a Match, or "replay" / "update" (deduplicator.py).
+        ("wirewatch_dedup_matches", "match"): set(get_args(Match)) | {"replay", "update"},
+        ("wirewatch_alert_webhooks", "type"): None,
+    }
+
+
+def _emitted_label_values() -> dict[tuple[str, str], set[str] | None]:
+    """(metric, label) -> every value the code passes to ``.labels()`` for it."""
+    dynamic = _dynamic_labels()
+    emitted: dict[tuple[str, str], set[str] | None] = {}
+    trees = [ast.parse(p.read_text()) for p in (REPO / "pipeline").rglob("*.py")]
+    metrics: dict[str, tuple[str, list[str]]] = {}  # variable -> (metric, label names)
+    for tree in trees:
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call)
+                and getattr(node.value.func, "id", None) in _METRIC_CLASSES
+                and isinstance(node.targets[0], ast.Name)
+                and node.value.args
+                and isinstance(node.value.args[0], ast.Constant)  # not collections.Counter
+            ):
+                args = node.value.args
+                labels = [e.value for e in args[2].elts] if len(args) > 2 else []  # type: ignore[attr-defined]
+                metrics[node.targets[0].id] = (_base(args[0].value), labels)  # type: ignore[attr-defined]
+    for tree in trees:
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "labels"
+            ):
+                continue
+            owner = node.func.value
+            name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+            if name not in metrics:
+                continue
+            metric, labels = metrics[name]
+            for label, arg in zip(labels, node.args, strict=True):
+                values = _literals(arg)
+                if values is None:
+                    assert (metric, label) in dynamic, (
+                        f"{metric}{{{label}}} gets a computed value at line {node.lineno}: "
+                        "bind it with a Literal type and add it to _dynamic_labels"
+                    )
+                    values = dynamic[(metric, label)]
+                known = emitted.get((metric, label), set())
+                emitted[(metric, label)] = (
+                    None if values is None or known is None else known | values
+                )
+    return emitted
+
+
+def test_every_label_value_a_rule_or_the_guide_names_can_be_emitted(
+    docs: tuple[Manifest, ...],
+) -> None:
+    emitted = _emitted_label_values()
+    assert emitted[("wirewatch_poll_feeds", "outcome")] >= {"no-new", "failed"}  # type: ignore[operator]
+    (rule,) = by_kind(docs, "PrometheusRule")
+    for alert in (r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r):
+        for metric, matchers in re.findall(r"\b(wirewatch_[a-z0-9_]+)\{([^}]*)\}", alert["expr"]):
+            for label, op, value in re.findall(r'(\w+)\s*(=~|=)\s*"([^"]*)"', matchers):
+                can = emitted.get((_base(metric), label))
+                assert can is not None or (_base(metric), label) in _dynamic_labels(), (
+                    f"{alert['alert']}: {metric} has no label {label}"
+                )
+                if can is None:
+                    continue
+                named = set(value.split("|")) if op == "=~" else {value}
+                assert named <= can, f"{alert['alert']}: {metric}{{{label}}} never is {named - can}"
+    guide = (REPO / "docs" / "operations.md").read_text()
+    rows = re.findall(r"^\| `(wirewatch_\w+)` \| [^|]*?`(\w+)` = ([^|]+?) \|", guide, flags=re.M)
+    assert rows
+    for metric, label, listed in rows:
+        documented = {v.strip() for v in listed.split(",")}
+        can = emitted[(_base(metric), label)]
+        assert can is not None, f"{metric}{{{label}}} has free values; do not list them"
+        assert documented == can, (
+            f"operations.md lists {metric}{{{label}}} = {sorted(documented)}; "
+            f"the code emits {sorted(can)}"
+        )
 
 
 def test_operations_guide_documents_every_setting() -> None:
