@@ -304,7 +304,8 @@ class Figures:
     duplicated: int = 0
     dead_lettered: int = 0
     resent: int = 0
-    wrong_clusters: int = 0
+    wrong_clusters: int = 0  # articles whose story id differs from the one-piece run
+    wrong_members: int = 0  # articles whose story holds other articles than in that run
     clusters: int = 0
     alerts_expected: int = 0
     alerts_indexed: int = 0
@@ -325,6 +326,8 @@ class Figures:
             f"lost             {self.lost}",
             f"duplicated       {self.duplicated}",
             f"dead-lettered    {self.dead_lettered}",
+            f"wrong members    {self.wrong_members} articles in a story with other members"
+            " than the one-piece run",
             f"wrong clusters   {self.wrong_clusters} of {self.clusters} expected clusters"
             + (f" ({'; '.join(self.wrong_examples[:5])})" if self.wrong_examples else ""),
             f"alerts           {self.alerts_indexed} indexed of {self.alerts_expected} expected"
@@ -588,6 +591,17 @@ class Soak:
         f.clusters = len(set(expected.values()))
         wrong = [(aid, got.get(aid), cid) for aid, cid in expected.items() if got.get(aid) != cid]
         f.wrong_clusters = len(wrong)
+
+        # Membership alone: which articles share a story, whatever its canonical id.
+        def members(assigned: dict[str, str | None]) -> dict[str, frozenset[str]]:
+            groups: dict[str | None, set[str]] = defaultdict(set)
+            for aid, cid in assigned.items():
+                groups[cid].add(aid)
+            return {aid: frozenset(groups[cid]) for aid, cid in assigned.items()}
+
+        want = members(dict(expected))
+        have = members({aid: got.get(aid) for aid in expected})
+        f.wrong_members = sum(1 for aid in expected if want[aid] != have[aid])
         f.wrong_examples = [
             f"{aid[:12]} in {g and g[:12]}, expected {c[:12]}" for aid, g, c in wrong
         ]
