@@ -49,10 +49,47 @@ def parse_networks(spec: str | Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in items if item.strip())
 
 
+#: IPv6 prefixes that carry an IPv4 address a relay or translator will connect to.
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: last 32 bits
+#: Refused whatever they embed, with the name given (stdlib flags differ between releases).
+_SPECIAL: tuple[tuple[IPNetwork, str], ...] = (
+    (ipaddress.IPv6Network("2001::/32"), "teredo"),  # RFC 4380: a relay picks the peer
+    (ipaddress.IPv6Network("64:ff9b:1::/48"), "private"),  # RFC 8215 local-use NAT64
+    (ipaddress.IPv6Network("fec0::/10"), "site-local"),  # RFC 3879, deprecated, still routed
+    (ipaddress.IPv4Network("192.0.0.0/24"), "ietf-protocol"),  # RFC 6890 (DS-Lite, NAT64 ...)
+)
+
+
+def embedded_ipv4(address: IPAddress) -> tuple[ipaddress.IPv4Address, str] | None:
+    """The IPv4 address an IPv6 form delivers to (mapped, 6to4, NAT64), and the form's name."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped, "mapped"
+    if address.sixtofour is not None:  # 2002:AABB:CCDD::/48 -> AA.BB.CC.DD
+        return address.sixtofour, "6to4"
+    if address in NAT64_WELL_KNOWN:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF), "NAT64"
+    return None
+
+
 def classify(address: IPAddress) -> str | None:
-    """Why this address is not public, or None when it is a global unicast address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return classify(address.ipv4_mapped)
+    """Why this address is not public, or None when it is a global unicast address.
+
+    IPv6 forms that embed an IPv4 address (mapped ``::ffff:a.b.c.d``, 6to4 ``2002::/16``,
+    NAT64 ``64:ff9b::/96``) are judged by the IPv4 address they reach; Teredo, site-local,
+    local-use NAT64 and 192.0.0.0/24 are refused by name.
+    """
+    embedded = embedded_ipv4(address)
+    if embedded is not None:
+        inner, form = embedded
+        why = classify(inner)
+        if why is None or form == "mapped":
+            return why
+        return f"{form}-embedded {why}"
+    for network, name in _SPECIAL:
+        if address.version == network.version and address in network:
+            return name
     checks = (
         ("loopback", address.is_loopback),
         ("unspecified", address.is_unspecified),
@@ -81,8 +118,11 @@ class AddressPolicy:
         why = classify(ip)
         if why is None:
             return None
-        if any(ip.version == net.version and ip in net for net in self.allowed):
-            return None
+        embedded = embedded_ipv4(ip)
+        candidates = [ip] if embedded is None else [ip, embedded[0]]
+        for candidate in candidates:  # an allowed 127.0.0.0/8 also allows ::ffff:127.0.0.1
+            if any(candidate.version == net.version and candidate in net for net in self.allowed):
+                return None
         return why
 
     async def checked_addresses(self, host: str, port: int) -> list[str]:

@@ -24,13 +24,38 @@ from pipeline.fetch.guard import AddressPolicy, BlockedAddress, classify
         ("224.0.0.1", "multicast"),
         ("100.64.0.1", "non-global"),
         ("240.0.0.1", "private"),
+        # IPv6 forms that deliver to an embedded IPv4 address are judged by that address
+        ("2002:a9fe:a9fe::", "6to4-embedded link-local"),  # 169.254.169.254 via 6to4
+        ("2002:7f00:1::1", "6to4-embedded loopback"),
+        ("2002:0a00:0001:1234::5", "6to4-embedded private"),
+        ("64:ff9b::a9fe:a9fe", "NAT64-embedded link-local"),
+        ("64:ff9b::7f00:1", "NAT64-embedded loopback"),
+        ("64:ff9b::c0a8:1", "NAT64-embedded private"),
+        ("64:ff9b:1::a00:1", "private"),  # local-use NAT64 prefix
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "teredo"),
+        ("2001::1", "teredo"),
+        ("fec0::1", "site-local"),
+        ("feff:ffff::1", "site-local"),
+        ("192.0.0.1", "ietf-protocol"),
+        ("192.0.0.9", "ietf-protocol"),
+        ("192.0.0.170", "ietf-protocol"),
+        ("::ffff:192.0.0.10", "ietf-protocol"),
     ],
 )
 def test_non_public_addresses_are_classified(address: str, why: str) -> None:
     assert classify(ipaddress.ip_address(address)) == why
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "93.184.216.34",
+        "2606:2800:220:1:248:1893:25c8:1946",
+        "2002:5db8:d822::1",  # 6to4 of a public address
+        "64:ff9b::5db8:d822",  # NAT64 (DNS64 answers on IPv6-only networks)
+        "192.0.1.1",
+    ],
+)
 def test_public_addresses_pass(address: str) -> None:
     assert classify(ipaddress.ip_address(address)) is None
 
@@ -49,6 +74,8 @@ DNS = {
     "six.example": ["::1"],
     "mixed.example": ["93.184.216.34", "10.0.0.1"],
     "public.example": ["93.184.216.34"],
+    "sixtofour.example": ["2002:a9fe:a9fe::1"],
+    "nat64.example": ["64:ff9b::a9fe:a9fe"],
 }
 
 
@@ -82,6 +109,18 @@ def test_public_answer_and_allowed_network_pass() -> None:
 
 
 @pytest.mark.parametrize(
+    "address", ["2002:a9fe:a9fe::1", "64:ff9b::a9fe:a9fe", "fec0::1", "2001::1", "192.0.0.8"]
+)
+def test_embedded_and_special_forms_are_refused_until_allowed(address: str) -> None:
+    assert AddressPolicy("").refusal(address) is not None
+    assert AddressPolicy("10.0.0.0/8").refusal(address) is not None
+    allow = "169.254.0.0/16" if "a9fe" in address else f"{address}/128"
+    if "." in address:
+        allow = "192.0.0.0/24"
+    assert AddressPolicy(allow).refusal(address) is None
+
+
+@pytest.mark.parametrize(
     "url",
     [
         "http://loop.example/feed",
@@ -91,6 +130,13 @@ def test_public_answer_and_allowed_network_pass() -> None:
         "http://127.0.0.1:1/",
         "http://[::1]:1/",
         "http://10.0.0.1/",
+        "http://sixtofour.example/latest/meta-data/",
+        "http://nat64.example/latest/meta-data/",
+        "http://[2002:a9fe:a9fe::1]/latest/meta-data/",
+        "http://[64:ff9b::a9fe:a9fe]/",
+        "http://[fec0::1]/",
+        "http://[2001::1]/",
+        "http://192.0.0.1/",
     ],
 )
 def test_fetcher_refuses_before_connecting(url: str) -> None:
