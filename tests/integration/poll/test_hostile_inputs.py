@@ -122,7 +122,7 @@ def test_hostile_feeds_are_refused_and_the_good_one_is_polled(
     report = _poll(_settings(tmp_path), list(feeds.values()), sink)
     errors = report.errors
     expected = {
-        "billion": "refused: entity 'lol1' expands other entities",
+        "billion": "refused: entity 'lol' stands for 3 characters",
         "xxe": "refused: external entity 'xxe' (XXE)",
         "huge-declared": f"too-large: declared {GIB:,} bytes",
         "huge-chunked": f"too-large: body exceeded the {MAX_BYTES:,}-byte limit",
