@@ -160,6 +160,7 @@ def main() -> None:
         topic_prefix=f"bench{run}.",
         index_alias=f"bench{run}-articles",
         stories_index=f"bench{run}-stories",
+        events_index=f"bench{run}-events",
         alerts_index=f"bench{run}-alerts",
         home=home,
         worker_web_port=free_port(),
@@ -183,10 +184,11 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_")}
         for name in (
             "kafka_bootstrap", "es_url", "topic_prefix", "index_alias", "stories_index",
+            "events_index",
             "alerts_index", "home", "worker_web_port", "enrich_processes",
         ):  # fmt: skip
             env[f"WIREWATCH_{name.upper()}"] = str(getattr(settings, name))
-        env["WIREWATCH_WORKER_STAGES"] = "dedup,enrich,index"
+        env["WIREWATCH_WORKER_STAGES"] = "dedup,enrich,events,index"
         log = (home / "worker.log").open("wb")
         worker = subprocess.Popen(
             [str(Path(sys.executable).with_name("wirewatch")), "worker", "--loglevel", "warning"],

@@ -55,6 +55,7 @@ def one_round(stack, home: Path, args: argparse.Namespace, faults: bool) -> Figu
         topic_prefix=f"soak{run_id}.",
         index_alias=f"soak{run_id}-articles",
         stories_index=f"soak{run_id}-stories",
+        events_index=f"soak{run_id}-events",
         alerts_index=f"soak{run_id}-alerts",
         home=home / run_id / "home",
         worker_web_port=free_port(),

@@ -85,7 +85,7 @@ class DedupedArticle(Record):
     story: StoryRef
 
 
-# --- enrich -> wirewatch.articles.enriched --------------------------------------------------
+# --- enrich -> wirewatch.articles.annotated -events-> wirewatch.articles.enriched -----------
 
 
 class Span(Record):
@@ -146,6 +146,29 @@ class Claim(Record):
     )
 
 
+class EventRef(Record):
+    """The event (independently written stories of one happening) an article belongs to,
+    as the events stage knew it when the article arrived."""
+
+    event_id: str = Field(description="stable id of the event: its first article's id")
+    match: Literal["new", "joined", "story", "replay"] = Field(
+        description="first of its event, joined by similarity, inherited from its story, "
+        "or a redelivered article"
+    )
+    similarity: float | None = Field(None, description="cosine to the event joined ('joined')")
+    revision: int = Field(
+        1, description="articles in the event when this one was seen; the events index version"
+    )
+    title: str = Field(description="title of the event's first article")
+    first_seen: datetime
+    last_seen: datetime
+    stories: int = Field(1, description="story clusters in the event")
+    articles: int = Field(1, description="articles (copies included) in the event")
+    outlets: list[str] = Field(default_factory=list, description="outlets, most articles first")
+    top_actors: list[str] = Field(default_factory=list, description="actors, most mentions first")
+    claims: int = Field(0, description="attributed claims in the event's stories")
+
+
 class EnrichedArticle(Record):
     article: Article
     story: StoryRef
@@ -156,6 +179,9 @@ class EnrichedArticle(Record):
     enriched_at: datetime = Field(default_factory=utcnow)
     enrichment_errors: list[str] = Field(
         default_factory=list, description="extractors that failed on this article, and why"
+    )
+    event: EventRef | None = Field(
+        None, description="its event; set by the events stage, absent before it"
     )
 
 
@@ -226,6 +252,7 @@ class DeadLetter(Record):
 TOPIC_RECORDS: dict[str, type[Record]] = {
     "wirewatch.articles.raw": Article,
     "wirewatch.articles.deduped": DedupedArticle,
+    "wirewatch.articles.annotated": EnrichedArticle,
     "wirewatch.articles.enriched": EnrichedArticle,
     "wirewatch.alerts": Alert,
     "wirewatch.alert-matches": Alert,

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     index_alias: str = "wirewatch-articles"
     alerts_index: str = "wirewatch-alerts"
     stories_index: str = "wirewatch-stories"  # one document per story cluster
+    events_index: str = "wirewatch-events"  # one document per event (issue 15)
     claims_index: str = "wirewatch-claims"  # one document per tracked claim (issue 16)
     # Bulk sink: bounded batches; transient failures (429/5xx/connection) are retried with
     # exponential backoff until es_retry_timeout_s, then the sink raises so nothing is acked.
@@ -115,7 +116,7 @@ class Settings(BaseSettings):
     worker_stop_grace_s: Seconds = 10.0
     # Stages this worker runs (pipeline.worker.app.STAGE_MODULES); a deployment may split
     # them, e.g. alerting apart from the CPU-heavy enrichment.
-    worker_stages: str = "dedup,enrich,alert,index"
+    worker_stages: str = "dedup,enrich,events,alert,index"
     # Restart after a crash (issue 11.7): the group coordinator drops a dead member after
     # this long (heartbeats every tenth of it); Kafka's minimum is 6 s.
     worker_session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
@@ -131,6 +132,12 @@ class Settings(BaseSettings):
     dedup_min_words: Count = 25  # shorter bodies only get the exact URL/content layers
     dedup_window_hours: Seconds = 72.0  # articles older than this leave the dedup state
     dedup_max_entries: Count = 200_000  # and the oldest go first beyond this many
+    # Events (pipeline.events, issue 15; reasons in docs/decisions.md): TF-IDF cosine of a
+    # story to an event's centroid to join it; an event takes stories within the window of
+    # its last one and is forgotten after it; the oldest go first beyond max events.
+    events_threshold: Annotated[float, Field(gt=0, le=1)] = 0.3
+    events_window_hours: Seconds = 72.0
+    events_max_events: Count = 100_000
     # Enrichment: batches go to spaCy in child processes so the event loop stays free.
     enrich_batch_size: Count = 16
     # per worker; 0 runs spaCy in a thread of the worker itself

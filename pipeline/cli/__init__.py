@@ -24,11 +24,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("pipeline.cli.eval", "Score claim extraction against PolNeAR or the seed gold."),
     "feeds": ("pipeline.cli.feeds", "List, add, remove, import (OPML) and export feeds."),
     "poll": ("pipeline.cli.poll", "Poll feeds and produce new articles to Kafka."),
-    "worker": ("pipeline.cli.worker", "Run the stream worker: dedup, enrich, alert, index."),
+    "worker": (
+        "pipeline.cli.worker",
+        "Run the stream worker: dedup, enrich, events, alert, index.",
+    ),
     "alerts": ("pipeline.cli.alerts", "Manage alert rules: add, list, remove, test."),
     "kibana": ("pipeline.cli.kibana", "Import the Kibana saved objects and alerting rules."),
     "audit": ("pipeline.cli.audit", "Account for every article: indexed, dead-lettered, lost."),
     "claims": ("pipeline.cli.claims", "A speaker's distinct claims over time, changes, disputes."),
+    "events": ("pipeline.cli.events", "Current events: stories of one happening across outlets."),
 }
 
 

@@ -38,6 +38,7 @@ def refuse_query(error: Exception) -> None:
 @click.option("--claims-only", is_flag=True, help="Only articles with attributed claims.")
 @click.option("--with-number", is_flag=True, help="Only claims that carry a quantity.")
 @click.option("--all-copies", is_flag=True, help="One line per copy instead of per story.")
+@click.option("--event", "event_id", help="Only the articles of this event (`wirewatch events`).")
 @click.option("-n", "--limit", default=20, show_default=True, type=click.IntRange(1, 500))
 @click.option("--json", "as_json", is_flag=True, help="Print hits as JSON lines.")
 def command(
@@ -47,6 +48,7 @@ def command(
     claims_only: bool,
     with_number: bool,
     all_copies: bool,
+    event_id: str | None,
     limit: int,
     as_json: bool,
     **options: Any,
@@ -65,6 +67,7 @@ def command(
         claims_only=claims_only,
         claim_with_number=with_number,
         collapse=not all_copies,
+        event_id=event_id,
         size=limit,
     )
     registry = ActorRegistry.load(settings.actors_file)

@@ -24,7 +24,7 @@ import heapq
 import math
 from collections import defaultdict
 from collections.abc import MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -56,6 +56,8 @@ class EventAssignment:
     event_id: str
     match: Match  # new event, joined by similarity, inherited from its story, replayed
     similarity: float | None = None  # cosine to the event joined ('joined' only)
+    # the event as this article left it (kept even if the event was evicted at once)
+    entry: EventEntry | None = field(default=None, compare=False, repr=False)
 
 
 def event_time(enriched: EnrichedArticle) -> float:
@@ -148,14 +150,14 @@ class EventClusterer:
         seen = event_time(enriched)
         known = self._by_article.get(article.id)
         if known is not None:
-            return EventAssignment(known, "replay")
+            return EventAssignment(known, "replay", entry=self._entries[known])
         inherited = self._by_story.get(story.cluster_id)
         if inherited is not None:
             entry = self._entries[inherited]
             self._unindex(entry)
             self._add_copy(entry, enriched, seen)
             self._commit(entry)
-            return EventAssignment(inherited, "story")
+            return EventAssignment(inherited, "story", entry=entry)
 
         features = article_features(enriched, self.config.title_weight)
         vector = self._vector(features.terms, features.actors)
@@ -166,13 +168,13 @@ class EventClusterer:
             self._unindex(entry)
             self._add_story(entry, enriched, features, seen)
             self._commit(entry)
-            return EventAssignment(event_id, "joined", round(similarity, 4))
+            return EventAssignment(event_id, "joined", round(similarity, 4), entry)
         entry = EventEntry(
             event_id=article.id, title=article.title, first_seen=seen, last_seen=seen
         )
         self._add_story(entry, enriched, features, seen)
         self._commit(entry)
-        return EventAssignment(entry.event_id, "new")
+        return EventAssignment(entry.event_id, "new", entry=entry)
 
     def _vector(self, terms: dict[str, float], actors: dict[str, float]) -> dict[str, float]:
         """TF-IDF weights of summed log counts under the current event frequencies."""

@@ -1,4 +1,4 @@
-"""EnrichedArticle -> Elasticsearch documents (articles index and stories index).
+"""EnrichedArticle -> Elasticsearch documents (articles, stories and events indices).
 
 The document id is the article id (sha1 of the normalised URL), so indexing the same
 article again (replay, redelivery after a crash) overwrites instead of duplicating.
@@ -71,6 +71,7 @@ def to_document(record: EnrichedArticle, *, ingested_at: datetime | None = None)
         "fetched_at": _iso(a.fetched_at),
         "enriched_at": _iso(record.enriched_at),
         "ingested_at": _iso(ingested_at or utcnow()),
+        "event_id": record.event.event_id if record.event else None,
         "story": {
             "cluster_id": story.cluster_id,
             "canonical_id": story.canonical_id,
@@ -126,6 +127,43 @@ def to_story_document(
         "outlets": outlets,
         "outlet_count": len(outlets),
         "actor": _unique([act.canonical for act in record.actors]),
+        "event_id": record.event.event_id if record.event else None,
         "published_at": _iso(a.published_at),
+        "updated_at": _iso(updated_at or utcnow()),
+    }
+
+
+def event_version(record: EnrichedArticle) -> int:
+    """External version of the event document: the event's revision this copy saw.
+
+    Written with ``version_type=external``: a replay (same revision) is refused as a
+    conflict and changes nothing; a copy that saw an older revision (indexed late from
+    another partition) never overwrites a newer one.
+    """
+    if record.event is None:
+        raise ValueError(f"article {record.article.id} has no event")
+    return max(1, record.event.revision)
+
+
+def to_event_document(
+    record: EnrichedArticle, *, updated_at: datetime | None = None
+) -> dict[str, Any]:
+    """The events-index document (id = event id) as this article knows its event."""
+    event = record.event
+    if event is None:
+        raise ValueError(f"article {record.article.id} has no event")
+    return {
+        "event_id": event.event_id,
+        "revision": event.revision,
+        "title": event.title,
+        "first_seen": _iso(event.first_seen),
+        "last_seen": _iso(event.last_seen),
+        "story_count": event.stories,
+        "article_count": event.articles,
+        "outlets": event.outlets,
+        "outlet_count": len(event.outlets),
+        "actor": event.top_actors,
+        "claim_count": event.claims,
+        "latest_id": record.article.id,
         "updated_at": _iso(updated_at or utcnow()),
     }

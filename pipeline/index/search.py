@@ -37,6 +37,7 @@ class SearchRequest:
     until: str | None = None
     claims_only: bool = False
     claim_with_number: bool = False  # claims carrying at least one quantity
+    event_id: str | None = None  # only the articles of this event (``search --event``)
     collapse: bool = True  # one hit per story cluster
     exact_words: bool = False  # words as the stream matcher matches them (alerts test)
     sort: Sort = "relevance"  # relevance (then newest) with words in the query, else newest
@@ -140,6 +141,8 @@ def build_search(request: SearchRequest, registry: ActorNames | None = None) -> 
         filters.append(time_filter(request.since, request.until))
     if request.claims_only:
         filters.append({"term": {"has_claims": True}})
+    if request.event_id:
+        filters.append({"term": {"event_id": request.event_id}})
     speakers = request.fields.get("speaker", ())
     if speakers or request.claim_with_number:
         # In `must`, not `filter`, so the nested inner hits (the matching claims) come back.

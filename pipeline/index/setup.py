@@ -35,6 +35,7 @@ class SetupReport:
             names.stories: "stories",
             names.alerts: "alerts",
             names.claims: "claims",
+            names.events: "events",
         }
         return {kinds[i] for i in self.created if i in kinds}
 
@@ -85,7 +86,7 @@ def install(client: Elasticsearch, settings: Settings) -> SetupReport:
         client, names.first_index, aliases=write_alias
     ):
         report.created.append(names.first_index)
-    for index in (names.stories, names.alerts, names.claims):
+    for index in (names.stories, names.alerts, names.claims, names.events):
         if not client.indices.exists(index=index) and _create(client, index):
             report.created.append(index)
     # Indices created from an older template get the fields added since (mappings only grow;
@@ -95,6 +96,7 @@ def install(client: Elasticsearch, settings: Settings) -> SetupReport:
         ("stories", names.stories),
         ("alerts", names.alerts),
         ("claims", names.claims),
+        ("events", names.events),
     ):
         if kind not in report.created_kinds(names):
             _update_mapping(client, target, rendered(kind, names)["template"]["mappings"], report)

@@ -1,4 +1,4 @@
-"""Bulk sink: EnrichedArticles -> the articles alias (and the stories index).
+"""Bulk sink: EnrichedArticles -> the articles alias (and the stories and events indices).
 
 Contract with the caller (the Faust index agent, replay):
 - ``await sink.write(records)`` returns only when every record is either indexed or
@@ -30,7 +30,14 @@ from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, AsyncElasticsearch
 from prometheus_client import Counter
 
-from pipeline.index.documents import document_id, story_version, to_document, to_story_document
+from pipeline.index.documents import (
+    document_id,
+    event_version,
+    story_version,
+    to_document,
+    to_event_document,
+    to_story_document,
+)
 from pipeline.records import EnrichedArticle, utcnow
 from pipeline.settings import Settings
 
@@ -226,6 +233,7 @@ class BulkSink:
         self._client = client
         self._alias = settings.index_alias
         self._stories_index = settings.stories_index if stories else None
+        self._events_index = settings.events_index if stories else None
         self._max_docs = settings.es_bulk_max_docs
         self._max_bytes = settings.es_bulk_max_bytes
         self._retry_timeout = settings.es_retry_timeout_s
@@ -272,6 +280,7 @@ class BulkSink:
         # Several copies of one story in a batch: only the newest count matters; story
         # upserts are best effort once a bulk got through.
         stories = self._story_ops([i.record for i in items])
+        stories += self._event_ops([i.record for i in items])
         result = await self._writer.write(items, homes=self._existing_homes, extra=stories)
         DOCUMENTS.labels("indexed").inc(len(result.indexed))
         DOCUMENTS.labels("rejected").inc(len(result.rejected))
@@ -296,6 +305,31 @@ class BulkSink:
                 }
             }
             lines += [json.dumps(action).encode(), json.dumps(to_story_document(record)).encode()]
+        return lines
+
+    def _event_ops(self, records: list[EnrichedArticle]) -> list[bytes]:
+        """One write per event of the batch, the newest revision; a replayed revision is a
+        409 the writer ignores (``external``: only a higher revision replaces a document)."""
+        if self._events_index is None:
+            return []
+        newest: dict[str, EnrichedArticle] = {}
+        for record in records:
+            if record.event is None:
+                continue  # enriched before the events stage existed
+            seen = newest.get(record.event.event_id)
+            if seen is None or event_version(record) > event_version(seen):
+                newest[record.event.event_id] = record
+        lines: list[bytes] = []
+        for event_id, record in newest.items():
+            action = {
+                "index": {
+                    "_index": self._events_index,
+                    "_id": event_id,
+                    "version": event_version(record),
+                    "version_type": "external",
+                }
+            }
+            lines += [json.dumps(action).encode(), json.dumps(to_event_document(record)).encode()]
         return lines
 
     async def _existing_homes(self, ids: list[str]) -> dict[str, str]:

@@ -21,7 +21,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 #: ``<es config>/hunspell/en_US/`` (see docs/decisions.md, "Index and search").
 HUNSPELL_DIR = Path(__file__).resolve().parent / "hunspell" / "en_US"
 
-TEMPLATE_FILES = ("articles", "stories", "alerts", "claims")
+TEMPLATE_FILES = ("articles", "stories", "alerts", "claims", "events")
 
 
 def hunspell_dictionaries() -> dict[str, Path]:
@@ -69,6 +69,7 @@ class Names:
     stories: str  # index of story clusters
     alerts: str  # alerts index
     claims: str = "wirewatch-claims"  # tracked claims, one document each
+    events: str = "wirewatch-events"  # events, one document each
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Names:
@@ -77,6 +78,7 @@ class Names:
             stories=settings.stories_index,
             alerts=settings.alerts_index,
             claims=settings.claims_index,
+            events=settings.events_index,
         )
 
     @property
@@ -102,6 +104,7 @@ class Names:
             "stories": self.stories,
             "alerts": self.alerts,
             "claims": self.claims,
+            "events": self.events,
         }[kind]
 
 
@@ -118,6 +121,8 @@ def rendered(kind: str, names: Names) -> dict[str, Any]:
         body["index_patterns"] = [f"{names.alerts}*"]
     elif kind == "claims":
         body["index_patterns"] = [f"{names.claims}*"]
+    elif kind == "events":
+        body["index_patterns"] = [f"{names.events}*"]
     else:
         raise KeyError(f"unknown template {kind!r}")
     return body

@@ -33,6 +33,7 @@ KAFKA_ACLS: dict[str, tuple[Acl, ...]] = {
     "wirewatch-worker": (
         ("topic", "wirewatch.articles.raw", "literal", ("Read", "Describe")),
         ("topic", "wirewatch.articles.deduped", "literal", ("Read", "Write", "Describe")),
+        ("topic", "wirewatch.articles.annotated", "literal", ("Read", "Write", "Describe")),
         ("topic", "wirewatch.articles.enriched", "literal", ("Read", "Write", "Describe")),
         ("topic", "wirewatch.alert-matches", "literal", ("Read", "Write", "Describe")),
         ("topic", "wirewatch.alerts", "literal", ("Read", "Write", "Describe")),

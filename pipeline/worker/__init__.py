@@ -2,7 +2,8 @@
 
     wirewatch.articles.raw (1 partition)
       --dedup-->    wirewatch.articles.deduped  (8 partitions, key: article id)
-      --enrich-->   wirewatch.articles.enriched (key: article id)
+      --enrich-->   wirewatch.articles.annotated (1 partition, key: article id)
+      --events-->   wirewatch.articles.enriched (key: article id; each with its event)
       --index-->    Elasticsearch            (and --alert--> pipeline.worker.alert_agent)
     any stage --poison/rejected--> wirewatch.dead-letter
 

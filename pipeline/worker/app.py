@@ -29,6 +29,7 @@ from pipeline.worker import faust_fixes
 STAGE_MODULES: dict[str, str] = {
     "dedup": "pipeline.worker.dedup_agent",
     "enrich": "pipeline.worker.enrich_agent",
+    "events": "pipeline.worker.events_agent",
     "alert": "pipeline.worker.alert_agent",
     "index": "pipeline.worker.index_agent",
 }

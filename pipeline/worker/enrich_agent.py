@@ -1,4 +1,4 @@
-"""Enrichment stage: wirewatch.articles.deduped -> wirewatch.articles.enriched.
+"""Enrichment stage: wirewatch.articles.deduped -> wirewatch.articles.annotated.
 
 spaCy is CPU-bound, so batches run in child processes (``enrich_processes`` per worker,
 each loading the model once), never on the event loop that keeps the Kafka heartbeats,
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.records import DedupedArticle
 from pipeline.settings import Settings
-from pipeline.topics import ARTICLES_DEDUPED, ARTICLES_ENRICHED
+from pipeline.topics import ARTICLES_ANNOTATED, ARTICLES_DEDUPED
 
 if TYPE_CHECKING:
     import faust
@@ -130,7 +130,7 @@ def register(app: faust.App, settings: Settings) -> EnrichRunner:
     from pipeline.worker.stage import Item, Rejected, Stage
 
     deduped = raw_topic(app, ARTICLES_DEDUPED, settings)
-    enriched = raw_topic(app, ARTICLES_ENRICHED, settings)
+    annotated = raw_topic(app, ARTICLES_ANNOTATED, settings)  # the events stage reads it
     shape = Stage(STAGE, DedupedArticle.from_json, DeadLetters(app, settings))
     runner = EnrichRunner(settings.enrich_processes)
 
@@ -138,7 +138,7 @@ def register(app: faust.App, settings: Settings) -> EnrichRunner:
         # the children parse again: bytes cross the process boundary, not models
         outputs = await runner.run([item.message.value for item in items])
         for item, value in zip(items, outputs, strict=True):
-            await enriched.send(key=item.message.key, value=value)
+            await annotated.send(key=item.message.key, value=value)
         return []
 
     @app.agent(deduped, name=f"{app.conf.id}.enrich")

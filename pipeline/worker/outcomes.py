@@ -29,6 +29,12 @@ DEDUP_MATCHES = Counter(
     ["match"],
 )
 DEDUP_STATE = Gauge("wirewatch_dedup_state_entries", "Articles held in the dedup window")
+EVENT_MATCHES = Counter(
+    "wirewatch_event_matches_total",
+    "Event decisions by match (new, joined, story, replay)",
+    ["match"],
+)
+EVENT_STATE = Gauge("wirewatch_event_state_events", "Events held in the event window")
 
 
 def count(stage: str, outcome: Outcome, n: int = 1) -> None:

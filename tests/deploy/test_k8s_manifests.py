@@ -626,6 +626,7 @@ def _dynamic_labels() -> dict[tuple[str, str], set[str] | None]:
     from typing import get_args
 
     from pipeline.dedup.state import Match
+    from pipeline.events.clusterer import Match as EventMatch
     from pipeline.poll.metrics import ArticleOutcome, FeedPollOutcome
     from pipeline.records import Article
     from pipeline.worker.outcomes import Outcome
@@ -641,6 +642,7 @@ def _dynamic_labels() -> dict[tuple[str, str], set[str] | None]:
         ("wirewatch_dead_letters", "error_type"): None,
         # Deduplicator.last_layer: a Match, or "replay" / "update" (deduplicator.py).
         ("wirewatch_dedup_matches", "match"): set(get_args(Match)) | {"replay", "update"},
+        ("wirewatch_event_matches", "match"): set(get_args(EventMatch)),
         ("wirewatch_alert_webhooks", "type"): None,
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,6 +18,7 @@ from pipeline.records import (
     DedupedArticle,
     EnrichedArticle,
     Entity,
+    EventRef,
     Span,
     StoryRef,
 )
@@ -36,9 +38,19 @@ STORY = StoryRef(cluster_id="c1", canonical_id="0" * 40, match="new")
 SAMPLES = {
     "wirewatch.articles.raw": ARTICLE,
     "wirewatch.articles.deduped": DedupedArticle(article=ARTICLE, story=STORY),
+    "wirewatch.articles.annotated": EnrichedArticle(article=ARTICLE, story=STORY),
     "wirewatch.articles.enriched": EnrichedArticle(
         article=ARTICLE,
         story=STORY,
+        event=EventRef(
+            event_id="0" * 40,
+            match="new",
+            title="Putin visits Kursk",
+            first_seen=datetime(2026, 1, 5, tzinfo=UTC),
+            last_seen=datetime(2026, 1, 5, tzinfo=UTC),
+            outlets=["Example"],
+            top_actors=["Vladimir Putin"],
+        ),
         entities=[Entity(start=0, end=5, text="Putin", label="PERSON", canonical="Vladimir Putin")],
         claims=[
             Claim(

@@ -37,6 +37,7 @@ def alert_settings(stack: LocalStack) -> Settings:
         kafka_bootstrap=stack.kafka_bootstrap,
         index_alias=f"{prefix}-articles",
         stories_index=f"{prefix}-stories",
+        events_index=f"{prefix}-events",
         alerts_index=f"{prefix}-alerts",
         topic_prefix=f"{prefix}.",
         alert_webhook_attempts=2,

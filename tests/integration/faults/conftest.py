@@ -33,6 +33,7 @@ def fault_settings(stack: LocalStack, tmp_path: Path) -> Settings:
         topic_prefix=f"{prefix}.",
         index_alias=f"{prefix}-articles",
         stories_index=f"{prefix}-stories",
+        events_index=f"{prefix}-events",
         alerts_index=f"{prefix}-alerts",
         home=tmp_path / "home",
         worker_web_port=free_port(),

@@ -33,6 +33,7 @@ def run_env(settings: Settings, **extra: str) -> dict[str, str]:
         "topic_prefix",
         "index_alias",
         "stories_index",
+        "events_index",
         "alerts_index",
         "home",
         "worker_web_port",

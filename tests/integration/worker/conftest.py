@@ -32,6 +32,7 @@ def settings(stack, run_id: str, tmp_path: Path) -> Settings:
         topic_prefix=f"t{run_id}.",
         index_alias=f"t{run_id}-articles",
         stories_index=f"t{run_id}-stories",
+        events_index=f"t{run_id}-events",
         alerts_index=f"t{run_id}-alerts",
         home=tmp_path / "home",
         worker_web_port=free_port(),

@@ -98,6 +98,13 @@ def test_clusters_dead_letters_and_counters(
     assert doc["story"]["match"] == "near"
     assert doc["story"]["size"] == 2
     assert sorted(doc["story"]["outlets"]) == ["Outlet A", "Outlet B"]
+    # the copy carries its story's event, which the first copy started
+    assert doc["event_id"] == original.id
+    assert es.get(index=settings.index_alias, id=original.id)["_source"]["event_id"] == original.id
+    es.indices.refresh(index=settings.events_index)
+    event = es.get(index=settings.events_index, id=original.id)
+    assert event["_version"] == event["_source"]["revision"] >= 2
+    assert {"Outlet A", "Outlet B"} <= set(event["_source"]["outlets"])
 
     # every record accounted for, exactly once per stage
     m = worker.metric
@@ -106,6 +113,7 @@ def test_clusters_dead_letters_and_counters(
     assert m("wirewatch_stream_records_total", stage="dedup", outcome="duplicate") == 1
     assert m("wirewatch_stream_records_total", stage="dedup", outcome="dead_lettered") == 2
     assert m("wirewatch_stream_records_total", stage="enrich", outcome="processed") == 3
+    assert m("wirewatch_stream_records_total", stage="events", outcome="processed") == 3
     assert m("wirewatch_stream_records_total", stage="index", outcome="processed") == 2
     assert m("wirewatch_stream_records_total", stage="index", outcome="dead_lettered") == 1
     assert m("wirewatch_dead_letters_total") == 3

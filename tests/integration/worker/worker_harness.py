@@ -101,6 +101,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "topic_prefix",
         "index_alias",
         "stories_index",
+        "events_index",
         "alerts_index",
         "home",
         "worker_web_port",
