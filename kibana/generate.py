@@ -24,6 +24,7 @@ RULES_DIR = HERE / "rules"
 ARTICLES_DV = "wirewatch-articles"
 ALERTS_DV = "wirewatch-alerts"
 CLAIMS_DV = "wirewatch-tracked-claims"  # the claims index: one document per tracked claim
+EVENTS_DV = "wirewatch-events"  # the events index: one document per event (issue 15)
 CORE_VERSION = "8.8.0"  # the object shape; Kibana 9 migrates forward on import
 TYPE_VERSION = {"index-pattern": "8.0.0", "search": "8.0.0", "lens": "8.9.0", "dashboard": "8.9.0"}
 SEARCH_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
@@ -197,7 +198,7 @@ def dashboard(object_id: str, title: str, panels: list[tuple[str, str, dict]]) -
         object_id,
         {
             "title": title,
-            "description": "What the wires carry: volume, who is in the news, alerts, claims.",
+            "description": "What the wires carry: volume, actors, alerts, claims, events.",
             "panelsJSON": dumps(panels_json),
             "optionsJSON": dumps(
                 {"useMargins": True, "syncColors": False, "hidePanelTitles": False}
@@ -219,6 +220,26 @@ def saved_objects() -> list[dict]:
         data_view(ARTICLES_DV, "wirewatch-articles-*", "ingested_at", "Wirewatch articles"),
         data_view(ALERTS_DV, "wirewatch-alerts*", "fired_at", "Wirewatch alerts"),
         data_view(CLAIMS_DV, "wirewatch-claims*", "first_seen", "Wirewatch tracked claims"),
+        data_view(EVENTS_DV, "wirewatch-events*", "last_seen", "Wirewatch events"),
+        search(
+            "wirewatch-events-across-outlets",
+            "Events across outlets",
+            EVENTS_DV,
+            "outlet_count >= 2",
+            [
+                "title",
+                "outlet_count",
+                "story_count",
+                "article_count",
+                "outlets",
+                "actor",
+                "claim_count",
+                "first_seen",
+            ],
+            [["last_seen", "desc"]],
+            "One row per event several outlets reported in their own words, latest first; "
+            "search --event ID lists its articles.",
+        ),
         search(
             "wirewatch-claim-timeline",
             "Claim timeline: Valery Gerasimov",
@@ -334,6 +355,11 @@ def saved_objects() -> list[dict]:
                     "search",
                     "wirewatch-claims-changed-disputed",
                     {"x": 0, "y": 60, "w": 48, "h": 15},
+                ),
+                (
+                    "search",
+                    "wirewatch-events-across-outlets",
+                    {"x": 0, "y": 75, "w": 48, "h": 15},
                 ),
             ],
         )

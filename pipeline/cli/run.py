@@ -204,6 +204,7 @@ def _watch(settings: Settings, es, supervisor, once: bool, timeout: float, logs:
     """Report progress every few seconds; with ``--once``, return when all is processed."""
     from pipeline.adapters.kafka_progress import distinct_keys, group_lag
     from pipeline.topics import (
+        ARTICLES_ANNOTATED,
         ARTICLES_DEDUPED,
         ARTICLES_ENRICHED,
         ARTICLES_RAW,
@@ -215,7 +216,7 @@ def _watch(settings: Settings, es, supervisor, once: bool, timeout: float, logs:
     dead_letter = qualified(DEAD_LETTER, settings.topic_prefix)
     topics = [
         qualified(t, settings.topic_prefix)
-        for t in (ARTICLES_RAW, ARTICLES_DEDUPED, ARTICLES_ENRICHED)
+        for t in (ARTICLES_RAW, ARTICLES_DEDUPED, ARTICLES_ANNOTATED, ARTICLES_ENRICHED)
     ]
     kafka, elastic = ServerState("kafka"), ServerState("elasticsearch")
     started = time.monotonic()

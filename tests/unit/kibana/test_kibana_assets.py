@@ -24,6 +24,7 @@ DATA_VIEW_TEMPLATE = {
     "wirewatch-articles": "articles",
     "wirewatch-alerts": "alerts",
     "wirewatch-tracked-claims": "claims",
+    "wirewatch-events": "events",
 }
 
 
@@ -163,9 +164,10 @@ def test_data_view_patterns_match_the_index_names() -> None:
     assert views["wirewatch-articles"]["title"] == "wirewatch-articles-*"
     assert views["wirewatch-alerts"]["title"].startswith("wirewatch-alerts")
     assert views["wirewatch-tracked-claims"]["title"] == "wirewatch-claims*"
+    assert views["wirewatch-events"]["title"] == "wirewatch-events*"
 
 
-def test_dashboard_has_the_six_panels() -> None:
+def test_dashboard_has_the_seven_panels() -> None:
     board = BY_KEY[("dashboard", "wirewatch-overview")]
     targets = {(r["type"], r["id"]) for r in board["references"]}
     assert targets == {
@@ -175,6 +177,7 @@ def test_dashboard_has_the_six_panels() -> None:
         ("search", "wirewatch-latest-alerts"),
         ("search", "wirewatch-claims-table"),
         ("search", "wirewatch-claims-changed-disputed"),
+        ("search", "wirewatch-events-across-outlets"),
     }
 
 
