@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     user_agent: str = "Wirewatch/0.1 (+https://github.com/wirewatch/wirewatch)"
     fetch_pages: bool = True  # fetch each new item's page; off: keep the feed's summary
     respect_robots: bool = True
+    # Parsing and extraction run in worker processes killed past the timeout
+    # (pipeline.sandbox): a crafted page cannot hold the poller. A page's decoded HTML is
+    # cut to extract_max_bytes characters before extraction; each worker's data segment
+    # is capped at extract_memory_mib.
+    extract_timeout_s: Seconds = 10.0
+    extract_max_bytes: Annotated[int, Field(ge=1024)] = 2 * 1024 * 1024
+    extract_workers: Annotated[int, Field(ge=1, le=32)] = 2
+    extract_memory_mib: Annotated[int, Field(ge=128)] = 256
 
     # Poller. Replicas split the feeds by a stable hash of the URL (pipeline.poll.state.owns);
     # an unset ordinal is taken from a StatefulSet pod name ("wirewatch-poller-2" -> 2).

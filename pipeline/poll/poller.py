@@ -34,6 +34,7 @@ from pipeline.poll.readiness import Readiness, ReadinessMonitor
 from pipeline.poll.registry import FeedSpec
 from pipeline.poll.state import FeedState, StateStore, owns
 from pipeline.records import Article
+from pipeline.sandbox import Sandbox, SandboxError
 from pipeline.settings import Settings
 from pipeline.urls import InvalidURL, article_id, domain_of, normalize_url
 
@@ -138,6 +139,7 @@ class Poller:
         fetcher: Fetcher | None = None,
         schedule: scheduler.ScheduleConfig | None = None,
         progress: Callable[[FeedOutcome], None] | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.settings = settings
         self._feeds_source = (
@@ -153,6 +155,12 @@ class Poller:
         if fetcher is None:
             self._owned.append(self.fetcher)
         self._sink = sink
+        # Feed parsing and page extraction: in worker processes stopped past the timeout.
+        self.sandbox = sandbox or Sandbox(
+            settings.extract_workers, settings.extract_timeout_s, settings.extract_memory_mib
+        )
+        if sandbox is None:
+            self._owned.append(self.sandbox)
         self.schedule = schedule or scheduler.ScheduleConfig(
             min_interval_s=settings.poll_min_interval_s,
             max_interval_s=settings.poll_max_interval_s,
@@ -209,7 +217,7 @@ class Poller:
         for resource in reversed(self._owned):
             if isinstance(resource, Fetcher):
                 await resource.aclose()
-            elif isinstance(resource, StateStore):
+            elif isinstance(resource, StateStore | Sandbox):
                 resource.close()
             else:
                 await asyncio.to_thread(resource.close)  # type: ignore[attr-defined]
@@ -408,12 +416,18 @@ class Poller:
             return FeedOutcome(spec.url, "unchanged")
 
         try:
-            parsed = await asyncio.to_thread(
+            parsed = await self.sandbox.run(
                 parse_feed, response.content, response.url, dict(response.headers)
             )
         except HostileFeed as exc:
             self._fail(state, now, str(exc), "hostile", status)
             return FeedOutcome(spec.url, "refused", error=str(exc), parked=state.parked_reason)
+        except (SandboxError, MemoryError, RecursionError) as exc:
+            error = f"refused: parsing the feed {exc} (WIREWATCH_EXTRACT_TIMEOUT_S)"
+            if not isinstance(exc, SandboxError):
+                error = f"refused: parsing the feed raised {type(exc).__name__}"
+            self._fail(state, now, error, "hostile", status)
+            return FeedOutcome(spec.url, "refused", error=error, parked=state.parked_reason)
         except ValueError as exc:
             error = f"not a feed: {exc}"
             self._fail(state, now, error, "parse", status)
@@ -560,10 +574,16 @@ class Poller:
             return None, f"page not fetched: {exc.reason}: {exc.detail}"
         if response.status != 200:
             return None, f"page answered HTTP {response.status}"
+        html = response.text()
+        cap = self.settings.extract_max_bytes
+        if len(html) > cap:  # extraction time grows faster than the page: cut it first
+            html = html[:cap]
         try:
-            return await asyncio.to_thread(extract_page, response.text(), response.url), ""
+            return await self.sandbox.run(extract_page, html, response.url), ""
         except ExtractionFailed as exc:
             return None, f"extraction failed: {exc}"
+        except SandboxError as exc:
+            return None, f"extraction stopped: {exc} (WIREWATCH_EXTRACT_TIMEOUT_S)"
         except Exception as exc:  # trafilatura/lxml on hostile markup: keep the summary
             return None, f"extraction failed: {type(exc).__name__}: {exc}"
 

@@ -271,3 +271,58 @@ def test_unusable_links_fail_only_their_own_item(tmp_path: Path, hostile: Hostil
     assert notes["Robots to mailto"] == "robots.txt: robots.txt unavailable (bad-redirect)"
     # feedparser drops the unparseable link; the entry is rejected with a reason, alone
     assert report.rejected == [(f"{b}/good.xml", "entry has no usable link: empty URL")]
+
+
+def _attributes(count: int) -> str:
+    return " ".join(f'a{i}="x"' for i in range(count))
+
+
+def test_stuck_extraction_and_parsing_are_stopped_and_other_feeds_carry_on(
+    tmp_path: Path, hostile: HostileServer
+) -> None:
+    b = hostile.base
+    paragraph = "<p>" + "An ordinary sentence of a long article about the economy. " * 8 + "</p>"
+    hostile.pages = {
+        "/page.html": PAGE,
+        # the issue's reproducer: 430 KB, one tag with 40k attributes, 32 s in extract_page
+        "/attrs.html": f"<html><body><div {_attributes(40_000)}>x</div>{PAGE.decode()}"
+        "</body></html>".encode(),
+        # a plain 1.9 MB page: cut to extract_max_bytes before extraction, still extracted
+        "/long.html": (
+            "<html lang='en'><body><article>" + paragraph * 4000 + "</article></body></html>"
+        ).encode(),
+        # a JSON Feed whose title is the same tag: _clean_html's lxml took 46 s on 40k
+        "/attrs.json": json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "items": [
+                    {"id": "1", "url": f"{b}/page.html", "title": f"<b {_attributes(60_000)}>"}
+                ],
+            }
+        ).encode(),
+    }
+    hostile.good_feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title>
+<item><title>Fine</title><link>{b}/page.html</link><description>s1</description></item>
+<item><title>Attributes</title><link>{b}/attrs.html</link><description>kept</description></item>
+<item><title>Long</title><link>{b}/long.html</link><description>s3</description></item>
+</channel></rss>""".encode()
+    settings = _settings(tmp_path).model_copy(
+        update={"extract_timeout_s": 3.0, "extract_max_bytes": 512 * 1024}
+    )
+    sink = Sink()
+    report = _poll(settings, [f"{b}/good.xml", f"{b}/attrs.json"], sink)
+    assert report.errors == {
+        f"{b}/attrs.json": "refused: parsing the feed took longer than 3s "
+        + report.errors[f"{b}/attrs.json"].split("took longer than 3s ", 1)[1]
+    }
+    assert "(WIREWATCH_EXTRACT_TIMEOUT_S)" in report.errors[f"{b}/attrs.json"]
+    articles = {json.loads(v)["title"]: json.loads(v) for _, v in sink.items}
+    assert articles["Fine"]["text_source"] == "page"
+    assert articles["Long"]["text_source"] == "page"
+    assert len(articles["Long"]["text"]) < 512 * 1024
+    stuck = articles["Attributes"]
+    assert stuck["text_source"] == "feed" and stuck["text"] == "kept"
+    assert stuck["text_note"].startswith("extraction stopped: took longer than 3s")
+    # Nothing held the cycle past one fetch deadline plus one extraction timeout (the
+    # feed's parse and its pages' extraction overlap; 4 s of slack for a loaded machine).
+    assert report.duration_s < settings.fetch_timeout_s + 2 * settings.extract_timeout_s + 4
