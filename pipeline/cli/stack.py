@@ -62,7 +62,22 @@ def command() -> None:
     help="KRaft controller port [WIREWATCH_STACK_KAFKA_CONTROLLER_PORT].",
 )
 @click.option("--es-port", type=int, help="Elasticsearch HTTP port [WIREWATCH_STACK_ES_PORT].")
-def up(kafka_port: int | None, kafka_controller_port: int | None, es_port: int | None) -> None:
+@click.option(
+    "--secure",
+    is_flag=True,
+    default=None,
+    help=(
+        "Secured like production: SASL_SSL broker (SCRAM-SHA-512, ACLs per service) and "
+        "Elasticsearch with TLS and a user per role. Kept by the state dir until "
+        "`stack down --purge`."
+    ),
+)
+def up(
+    kafka_port: int | None,
+    kafka_controller_port: int | None,
+    es_port: int | None,
+    secure: bool | None,
+) -> None:
     """Download (once), start and health-check both servers. Running it twice is harmless."""
     settings = get_settings()
     overrides: dict[str, Any] = {
@@ -71,21 +86,25 @@ def up(kafka_port: int | None, kafka_controller_port: int | None, es_port: int |
             ("kafka_port", kafka_port),
             ("kafka_controller_port", kafka_controller_port),
             ("es_port", es_port),
+            ("secure", secure),
         )
         if value is not None
     }
     options: dict[str, Any] = {"progress": DownloadProgress(), "notify": _notify}
     started = time.monotonic()
     try:
-        if overrides:
+        ports = {k: v for k, v in overrides.items() if k != "secure"}
+        if ports:
             stack = stack_for(settings, **options, **overrides, **stack_options())
             stack.up()
         else:  # no ports asked for: a running stack is fine wherever it listens
-            stack = ensure_stack(settings, **options, **stack_options())
+            stack = ensure_stack(settings, **options, **overrides, **stack_options())
     except StackError as error:
         _fail(error)
     click.echo(f"kafka          {stack.kafka_bootstrap}")
     click.echo(f"elasticsearch  {stack.es_url}")
+    if stack.secure:
+        click.echo(f"secured        CA {stack.ca_file}; passwords in {stack.credentials.path}")
     click.echo(
         f"ready in {time.monotonic() - started:.1f}s (state: {settings.stack_dir})", err=True
     )
@@ -95,6 +114,8 @@ def up(kafka_port: int | None, kafka_controller_port: int | None, es_port: int |
 def status() -> None:
     """Show each server's state, address, pid and resident memory."""
     stack = local_stack(get_settings())
+    if stack.secure:
+        click.echo(f"secured (CA {stack.ca_file})")
     for server in stack.status():
         pid = str(server.pid) if server.pid is not None else "-"
         rss = f"{server.rss_bytes / 2**20:.0f} MiB" if server.rss_bytes is not None else "-"

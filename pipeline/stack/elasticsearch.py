@@ -11,12 +11,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import bcrypt
 import httpx
+import yaml
 
 from pipeline.stack import process
 from pipeline.stack.artifacts import ensure_directory, unzip
@@ -37,13 +42,44 @@ def install(zip_path: Path, cache_root: Path) -> Path:
     )
 
 
-def health_ok(url: str, timeout_s: float = 5.0) -> bool:
+@dataclass(frozen=True)
+class EsSecurity:
+    """A secured node: TLS on HTTP and transport, and file-realm users with their roles.
+
+    ``users`` maps each user to (password, role); ``roles`` is roles.yml's content. The
+    admin (role ``superuser``) is the stack's own identity for health checks.
+    """
+
+    admin_user: str
+    admin_password: str = field(repr=False)
+    ca_cert: Path
+    cert: Path
+    key: Path
+    users: Mapping[str, tuple[str, str]] = field(repr=False)
+    roles: Mapping[str, Any]
+
+    def http_options(self) -> dict[str, Any]:
+        """httpx options: verify against our CA, basic auth as the admin."""
+        return {
+            "verify": ssl.create_default_context(cafile=str(self.ca_cert)),
+            "auth": (self.admin_user, self.admin_password),
+        }
+
+
+def _bcrypt(password: str) -> str:
+    # Elasticsearch's file realm reads bcrypt hashes with the $2a$ prefix.
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10, prefix=b"2a")).decode()
+
+
+def health_ok(url: str, timeout_s: float = 5.0, security: EsSecurity | None = None) -> bool:
     """True if the node reports cluster health yellow or green."""
+    options = security.http_options() if security is not None else {}
     try:
         response = httpx.get(
             f"{url}/_cluster/health",
             params={"wait_for_status": "yellow", "timeout": f"{max(1, int(timeout_s))}s"},
             timeout=timeout_s + 2,
+            **options,
         )
     except httpx.HTTPError:
         return False
@@ -60,7 +96,9 @@ class ElasticsearchNode:
         transport_port: int,
         heap: str = "512m",
         hunspell: Mapping[str, Path] | None = None,
+        security: EsSecurity | None = None,
     ):
+        self.security = security
         self.directory = directory
         self.port = port
         self.transport_port = transport_port
@@ -74,7 +112,8 @@ class ElasticsearchNode:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        scheme = "https" if self.security is not None else "http"
+        return f"{scheme}://{self.address}"
 
     @property
     def config_dir(self) -> Path:
@@ -99,6 +138,30 @@ class ElasticsearchNode:
         return self.pid_file.running_pid()
 
     def elasticsearch_yml(self) -> str:
+        return self._base_yml() + (
+            self._secured_yml() if self.security is not None else "xpack.security.enabled: false\n"
+        )
+
+    @staticmethod
+    def _secured_yml() -> str:
+        tls = (
+            "    key: tls/node-key.pem\n"
+            "    certificate: tls/node.pem\n"
+            "    certificate_authorities: [tls/ca.pem]\n"
+        )
+        return (
+            "xpack.security.enabled: true\n"
+            "xpack.security.enrollment.enabled: false\n"
+            "xpack.security.http.ssl:\n"
+            "    enabled: true\n" + tls + "xpack.security.transport.ssl:\n"
+            "    enabled: true\n"
+            "    verification_mode: certificate\n" + tls +
+            # Users come from the file realm only, as in production (no .security index).
+            "xpack.security.authc.realms.file.file1.order: 0\n"
+            "xpack.security.authc.realms.native.native1.enabled: false\n"
+        )
+
+    def _base_yml(self) -> str:
         return (
             f"cluster.name: {CLUSTER_NAME}\n"
             f"node.name: {CLUSTER_NAME}\n"
@@ -108,8 +171,6 @@ class ElasticsearchNode:
             f"transport.port: {self.transport_port}\n"
             f"path.data: {self.directory / 'data'}\n"
             f"path.logs: {self.logs_dir}\n"
-            # Local only: production (ECK) keeps security on.
-            "xpack.security.enabled: false\n"
             # A nearly full developer disk must not turn every index read-only.
             "cluster.routing.allocation.disk.threshold_enabled: false\n"
         )
@@ -131,6 +192,32 @@ class ElasticsearchNode:
             target = self.config_dir / "hunspell" / locale
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(source, target)
+        if self.security is not None:
+            self._write_security(self.security)
+
+    def _write_security(self, security: EsSecurity) -> None:
+        """TLS files (ES 9 reads them only from its config dir) and the file realm."""
+        tls = self.config_dir / "tls"
+        tls.mkdir(exist_ok=True)
+        tls.chmod(0o700)
+        for source, name in ((security.ca_cert, "ca.pem"), (security.cert, "node.pem")):
+            shutil.copyfile(source, tls / name)
+        _private(tls / "node-key.pem", security.key.read_text())
+        users = {security.admin_user: (security.admin_password, "superuser"), **security.users}
+        _private(
+            self.config_dir / "users",
+            "".join(f"{user}:{_bcrypt(password)}\n" for user, (password, _) in users.items()),
+        )
+        by_role: dict[str, list[str]] = {}
+        for user, (_, role) in users.items():
+            by_role.setdefault(role, []).append(user)
+        _private(
+            self.config_dir / "users_roles",
+            "".join(f"{role}:{','.join(names)}\n" for role, names in by_role.items()),
+        )
+        _private(
+            self.config_dir / "roles.yml", yaml.safe_dump(dict(security.roles), sort_keys=False)
+        )
 
     # Generous: eight test sessions sharing two cores took ES past 180 s (18:50 UTC).
     def start(self, home: Path, java: Java, timeout_s: float = 300.0) -> int:
@@ -188,7 +275,7 @@ class ElasticsearchNode:
             if not process.is_alive(pid):
                 self.pid_file.clear()
                 raise ServerStartError(f"Elasticsearch stopped while starting; see {self.log_file}")
-            if health_ok(self.url, timeout_s=2.0):
+            if health_ok(self.url, timeout_s=2.0, security=self.security):
                 return pid
         self.stop()
         raise ServerStartError(
@@ -218,3 +305,10 @@ class ElasticsearchNode:
             process.stop(pid, 0.0 if kill else timeout_s)
         self.pid_file.clear()
         return pid is not None
+
+
+def _private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    path.chmod(0o600)

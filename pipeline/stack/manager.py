@@ -2,8 +2,9 @@
 
 State dir layout::
 
-    stack.json          ports and Kafka cluster id, so later commands find the servers
+    stack.json          ports, Kafka cluster id and whether secured, for later commands
     stack.lock          serialises `up`/`down` on this state dir
+    secrets/            secured stack only (0700): credentials.json, tls/ (CA, certificate)
     kafka/              config, data, logs, kafka.pid
     elasticsearch/      config, data, logs, tmp, elasticsearch.pid
 
@@ -23,13 +24,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from pipeline.settings import Settings
-from pipeline.stack import elasticsearch, process
+from pipeline.stack import elasticsearch, process, security, tls
 from pipeline.stack.artifacts import MAVEN_CENTRAL, ArtifactCache, ProgressFn, file_lock
-from pipeline.stack.elasticsearch import ElasticsearchNode
+from pipeline.stack.elasticsearch import ElasticsearchNode, EsSecurity
 from pipeline.stack.errors import PortInUseError, StackError
 from pipeline.stack.java import Java, find_elasticsearch_java, find_kafka_java
-from pipeline.stack.kafka import KafkaServer, new_cluster_id
+from pipeline.stack.kafka import SCRAM_MECHANISM, KafkaSecurity, KafkaServer, new_cluster_id
 from pipeline.stack.pins import ELASTICSEARCH_ZIP, KAFKA_JARS, Artifact
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ class _State:
     es_port: int
     es_transport_port: int
     cluster_id: str
+    secure: bool = False
 
 
 class LocalStack:
@@ -65,6 +69,9 @@ class LocalStack:
 
     Ports left as None are taken from the previous run in ``state_dir`` if there was one,
     else chosen free at random (tests); the CLI passes its fixed defaults explicitly.
+    ``secure`` likewise: None keeps what the state dir was made with (plain if new). A
+    secured stack has a SASL_SSL broker with ACLs and an Elasticsearch node with TLS and
+    file-realm users; ``service_settings()`` hands a client its service's credentials.
     """
 
     def __init__(
@@ -82,6 +89,7 @@ class LocalStack:
         # locale -> directory of <locale>.aff/.dic, installed into the node's config:
         # handed over by the caller (the index templates own them; pipeline.cli.servers).
         hunspell: Mapping[str, Path] | None = None,
+        secure: bool | None = None,
         progress: ProgressFn | None = None,
         notify: Notify | None = None,
     ):
@@ -100,12 +108,16 @@ class LocalStack:
             es_port=_pick(es_port, stored, "es_port"),
             es_transport_port=_pick(None, stored, "es_transport_port"),
             cluster_id=str(stored.get("cluster_id") or new_cluster_id()),
+            secure=bool(stored.get("secure", False)) if secure is None else secure,
         )
+        self.credentials = security.Credentials(self.secrets_dir / "credentials.json")
+        kafka_security, es_security = self._security() if self.secure else (None, None)
         self.kafka = KafkaServer(
             state_dir / "kafka",
             self._state.kafka_port,
             self._state.kafka_controller_port,
             heap=kafka_heap,
+            security=kafka_security,
         )
         self.elasticsearch = ElasticsearchNode(
             state_dir / "elasticsearch",
@@ -113,6 +125,7 @@ class LocalStack:
             self._state.es_transport_port,
             heap=es_heap,
             hunspell=hunspell,
+            security=es_security,
         )
 
     # --- endpoints -----------------------------------------------------------------------
@@ -124,6 +137,77 @@ class LocalStack:
     @property
     def es_url(self) -> str:
         return self.elasticsearch.url
+
+    # --- security (secured stack) ---------------------------------------------------------
+
+    @property
+    def secure(self) -> bool:
+        return self._state.secure
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.state_dir / "secrets"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA clients verify both servers with (secured stack)."""
+        return tls.TlsFiles(self.secrets_dir / "tls").ca_cert
+
+    def service_settings(self, service: str) -> dict[str, Any]:
+        """Settings fields that let ``service`` (security.SERVICES) log in; {} if plain.
+
+        Passwords come as SecretStr, so they print as ``**********``.
+        """
+        if not self.secure:
+            return {}
+        identity = security.SERVICES[service]
+        fields: dict[str, Any] = {}
+        if identity.kafka_user is not None:
+            fields |= {
+                "kafka_security_protocol": "SASL_SSL",
+                "kafka_sasl_mechanism": SCRAM_MECHANISM,
+                "kafka_username": identity.kafka_user,
+                "kafka_password": SecretStr(self.credentials.kafka(identity.kafka_user)),
+                "kafka_ssl_cafile": self.ca_file,
+            }
+        if identity.es_user is not None:
+            fields |= {
+                "es_username": identity.es_user,
+                "es_password": SecretStr(self.credentials.es(identity.es_user)),
+                "es_ca_certs": self.ca_file,
+            }
+        return fields
+
+    def _security(self) -> tuple[KafkaSecurity, EsSecurity]:
+        """Make (once) and read this stack's passwords and certificates."""
+        self.secrets_dir.mkdir(parents=True, exist_ok=True)
+        self.secrets_dir.chmod(0o700)
+        self.credentials.ensure()
+        files = tls.ensure_certificates(
+            self.secrets_dir / "tls", self.credentials.keystore_password()
+        )
+        kafka_users = self.credentials.kafka_users()
+        es_users = self.credentials.es_users()
+        kafka_security = KafkaSecurity(
+            admin_user=security.KAFKA_ADMIN,
+            admin_password=kafka_users.pop(security.KAFKA_ADMIN),
+            keystore=files.server_keystore,
+            keystore_password=self.credentials.keystore_password(),
+            ca_file=files.ca_cert,
+            controller_principal=tls.SERVER_SUBJECT,
+            users=kafka_users,
+            acls=security.KAFKA_ACLS,
+        )
+        es_security = EsSecurity(
+            admin_user=security.ES_ADMIN,
+            admin_password=es_users.pop(security.ES_ADMIN),
+            ca_cert=files.ca_cert,
+            cert=files.server_cert,
+            key=files.server_key,
+            users={user: (es_users[user], role) for user, role in security.ES_USERS.items()},
+            roles=security.ES_ROLES,
+        )
+        return kafka_security, es_security
 
     # --- whole stack ---------------------------------------------------------------------
 
@@ -138,6 +222,7 @@ class LocalStack:
             self._clear_stale()
             kafka_needed = self.kafka.running_pid() is None
             es_needed = self.elasticsearch.running_pid() is None
+            self.check_same_security()
             if not kafka_needed:
                 self._check_same_port("Kafka", "kafka_port", self.kafka.port)
             if not es_needed:
@@ -176,7 +261,11 @@ class LocalStack:
                     name for name, f in (("kafka", kafka), ("elasticsearch", es)) if f.result()
                 ]
             if purge:
-                for server_dir in (self.kafka.directory, self.elasticsearch.directory):
+                for server_dir in (
+                    self.kafka.directory,
+                    self.elasticsearch.directory,
+                    self.secrets_dir,
+                ):
                     shutil.rmtree(server_dir, ignore_errors=True)
                 (self.state_dir / "stack.json").unlink(missing_ok=True)
         return stopped
@@ -294,6 +383,19 @@ class LocalStack:
             raise PortInUseError(
                 f"port {port} needed by {server} is already in use by another process: "
                 f"stop that process or pick another port (--{option} or {setting})"
+            )
+
+    def check_same_security(self) -> None:
+        """A state dir keeps the security it was made with: the broker's storage holds
+        its users (formatted once), and clients of a running stack rely on it."""
+        if not (self.state_dir / "stack.json").exists():
+            return
+        made_secure = bool(self._stored.get("secure", False))
+        if made_secure != self.secure:
+            made, asked = ("secured", "plain") if made_secure else ("plain", "secured")
+            raise StackError(
+                f"the local stack in {self.state_dir} was made {made}, not {asked}: run "
+                "`wirewatch stack down --purge` first to make it anew"
             )
 
     def _check_same_port(self, server: str, key: str, wanted: int) -> None:
@@ -423,6 +525,7 @@ def ensure_stack(settings: Settings, **overrides: Any) -> LocalStack:
     configured ports (settings, then ``overrides``) apply.
     """
     running = local_stack(settings, **overrides)
+    running.check_same_security()
     if running.is_running():
         return running
     if any(server.state == "running" for server in running.status()):

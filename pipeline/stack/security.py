@@ -107,6 +107,9 @@ SERVICES: dict[str, Identity] = {
 }
 
 
+_KEYSTORE = "tls:keystore"
+
+
 class Credentials:
     """Passwords of every user of one secured stack, made once and kept 0600."""
 
@@ -119,9 +122,11 @@ class Credentials:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.parent.chmod(0o700)
-        names = {f"kafka:{name}" for name in (KAFKA_ADMIN, *KAFKA_ACLS)} | {
-            f"es:{name}" for name in (ES_ADMIN, *ES_USERS)
-        }
+        names = (
+            {f"kafka:{name}" for name in (KAFKA_ADMIN, *KAFKA_ACLS)}
+            | {f"es:{name}" for name in (ES_ADMIN, *ES_USERS)}
+            | {_KEYSTORE}
+        )
         passwords = {name: secrets.token_urlsafe(24) for name in sorted(names)}
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -139,6 +144,10 @@ class Credentials:
 
     def es(self, user: str) -> str:
         return self._all()[f"es:{user}"]
+
+    def keystore_password(self) -> str:
+        """The password of the broker's PKCS#12 key store."""
+        return self._all()[_KEYSTORE]
 
     def kafka_users(self) -> dict[str, str]:
         return {k.split(":", 1)[1]: v for k, v in self._all().items() if k.startswith("kafka:")}
