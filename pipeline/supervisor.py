@@ -37,6 +37,7 @@ class Child:
     args: list[str]  # ``wirewatch`` subcommand and options
     log: Path
     may_finish: bool = False  # exit 0 means done (not restarted)
+    env: dict[str, str] = field(default_factory=dict)  # over the supervisor's (its identity)
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     failures: int = 0  # consecutive
@@ -58,8 +59,16 @@ class Supervisor:
     popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen
     children: dict[str, Child] = field(default_factory=dict)
 
-    def add(self, name: str, args: list[str], log: Path, *, may_finish: bool = False) -> Child:
-        child = Child(name, args, log, may_finish=may_finish)
+    def add(
+        self,
+        name: str,
+        args: list[str],
+        log: Path,
+        *,
+        may_finish: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> Child:
+        child = Child(name, args, log, may_finish=may_finish, env=dict(env or {}))
         self.children[name] = child
         return child
 
@@ -72,7 +81,7 @@ class Supervisor:
         with child.log.open("ab") as out:
             child.proc = self.popen(
                 [sys.executable, "-m", "pipeline", *child.args],
-                env=self.env,
+                env={**self.env, **child.env},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -9,6 +9,7 @@ a secret (only URLs from the settings, which carry no credentials of ours).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import click
@@ -64,6 +65,67 @@ def _es_line(settings: Settings) -> str:
     return f"cannot reach Elasticsearch at {where}; {fix}"
 
 
+def _kafka_security_line(settings: Settings) -> str | None:
+    """On SSL/SASL, why the brokers refuse us (bad CA, wrong password), if that is why."""
+    chosen = decided(settings).settings
+    if chosen.kafka_security_protocol == "PLAINTEXT":
+        return None
+    from pipeline.adapters.kafka_probe import diagnose
+
+    return diagnose(chosen)
+
+
+_NAMED = re.compile(r"name='([^']+)'")
+
+
+def _kafka_acl_line(link: BaseException, settings: Settings) -> str:
+    chosen = decided(settings).settings
+    user = chosen.kafka_username or "(anonymous)"
+    named = _NAMED.search(str(link))
+    what = f" on {named.group(1)}" if named else ""
+    return (
+        f"Kafka user {user!r} is not allowed this{what} ({type(link).__name__}): grant the ACL "
+        "(k8s/base/kafka/users.yaml) or set WIREWATCH_KAFKA_USERNAME to the service's own user"
+    )
+
+
+def _es_security_line(link: BaseException, settings: Settings) -> str | None:
+    from elastic_transport import TlsError
+    from elasticsearch import AuthenticationException, AuthorizationException
+
+    chosen = decided(settings).settings
+    if isinstance(link, TlsError):
+        trusted = chosen.es_ca_certs or "the system's CAs"
+        return (
+            f"Elasticsearch at {chosen.es_url} presents a certificate that {trusted} does not "
+            "trust: set WIREWATCH_ES_CA_CERTS to the CA that signed the cluster's certificate"
+        )
+    if isinstance(link, AuthenticationException):
+        who = "the API key" if chosen.es_api_key is not None else f"user {chosen.es_username!r}"
+        return (
+            f"Elasticsearch refused the login of {who} (401): check WIREWATCH_ES_USERNAME and "
+            "WIREWATCH_ES_PASSWORD (or WIREWATCH_ES_API_KEY)"
+        )
+    if isinstance(link, AuthorizationException):
+        return (
+            f"Elasticsearch user {chosen.es_username!r} is not allowed this (403): grant its "
+            "role the privilege (k8s/base/elastic/roles.yml) or set WIREWATCH_ES_USERNAME to "
+            "the service's own user"
+        )
+    return None
+
+
+def _is_kafka_authorization(exc: BaseException) -> bool:
+    module = type(exc).__module__ or ""
+    if module.startswith("kafka.errors"):
+        from kafka.errors import AuthorizationError
+
+        return isinstance(exc, AuthorizationError)
+    if module.startswith("aiokafka.errors"):
+        return type(exc).__name__.endswith("AuthorizationFailedError")
+    return False
+
+
 def _kibana_line(url: str) -> str:
     return f"cannot reach Kibana at {url}; check --url/--kibana-url or WIREWATCH_KIBANA_URL"
 
@@ -71,9 +133,15 @@ def _kibana_line(url: str) -> str:
 def _is_kafka(exc: BaseException) -> bool:
     module = type(exc).__module__ or ""
     if module.startswith("kafka.errors"):
-        from kafka.errors import KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable
+        from kafka import errors
 
-        return isinstance(exc, KafkaConnectionError | KafkaTimeoutError | NoBrokersAvailable)
+        # kafka-python 3 has no NoBrokersAvailable: it raises KafkaTimeoutError instead.
+        kinds = tuple(
+            getattr(errors, name)
+            for name in ("KafkaConnectionError", "KafkaTimeoutError", "NoBrokersAvailable")
+            if hasattr(errors, name)
+        )
+        return isinstance(exc, kinds)
     if module.startswith("aiokafka.errors"):
         from aiokafka.errors import KafkaConnectionError as AioConnectionError
         from aiokafka.errors import KafkaTimeoutError as AioTimeoutError
@@ -94,10 +162,15 @@ def server_error_line(exc: BaseException, settings: Settings | None = None) -> s
     for link in _chain(exc):
         if isinstance(link, KafkaNotConfiguredError | ElasticsearchNotConfiguredError):
             return str(link)
+        es_security = _es_security_line(link, settings)
+        if es_security is not None:
+            return es_security
         if isinstance(link, EsConnectionError | EsTimeout):
             return _es_line(settings)
+        if _is_kafka_authorization(link):
+            return _kafka_acl_line(link, settings)
         if _is_kafka(link):
-            return _kafka_line(settings)
+            return _kafka_security_line(settings) or _kafka_line(settings)
         if type(link).__module__.startswith("httpx"):
             import httpx
 

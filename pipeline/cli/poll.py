@@ -35,7 +35,7 @@ def command(once: bool, feeds_file: Path | None, quiet: bool) -> None:
     from pipeline.adapters.kafka import ensure_topics
     from pipeline.poll.poller import FeedOutcome, Poller
 
-    settings = resolve(get_settings(), elasticsearch=False)
+    settings = resolve(get_settings(), elasticsearch=False, service="poller")
     source = feeds_file or settings.feeds_file or settings.home / "feeds.yaml"
     if not source.exists():
         raise click.ClickException(f"no feed registry at {source}; see `wirewatch feeds add`")

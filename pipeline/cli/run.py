@@ -56,18 +56,20 @@ class ServerState:
             self.down_since = None
 
 
-def _connected(settings: Settings) -> tuple[Settings, dict[str, str]]:
-    """Settings (and child environment) with concrete server addresses."""
+def _connected(settings: Settings) -> tuple[servers.Decision, dict[str, str]]:
+    """The servers decided (as the setup user) and the children's common environment."""
     env = dict(os.environ)
     if settings.embedded:
         say("starting the managed local stack (Kafka + Elasticsearch) ...")
-    # The one place that decides the servers (pipeline.cli.servers); children inherit it.
-    settings = servers.embedded(settings).settings
+    # The one place that decides the servers (pipeline.cli.servers); children inherit it,
+    # each as its own service (servers.service_env: on a secured stack, its own users).
+    decision = servers.embedded(settings, service="setup")
+    settings = decision.settings
     if get_settings().embedded:
         say(f"  kafka {settings.kafka_bootstrap}   elasticsearch {settings.es_url}")
     env["WIREWATCH_KAFKA_BOOTSTRAP"] = settings.kafka_bootstrap or ""
     env["WIREWATCH_ES_URL"] = settings.es_url or ""
-    return settings, env
+    return decision, env
 
 
 def _demo_feeds(settings: Settings, env: dict[str, str]) -> Path:
@@ -161,7 +163,8 @@ def command(
     settings = get_settings()
     feeds, which = choose_feeds(feeds_file, sample_feeds, settings)
     try:
-        settings, env = _connected(settings)
+        decision, env = _connected(settings)
+        settings = decision.settings
         if feeds is None:
             feeds = _demo_feeds(settings, env)
         say(which)
@@ -171,17 +174,27 @@ def command(
         from pipeline.index.setup import install
 
         ensure_topics(settings)
+        setup_es = make_client(settings)
+        try:
+            install(setup_es, settings)
+        finally:
+            setup_es.close()
+        # Watching reads every topic's keys and the index: as the stack's admin when the
+        # servers are managed (no production user may read the dead letters).
+        settings = servers.service_settings(decision, servers.STACK_ADMIN)
         es = make_client(settings)
-        install(es, settings)
     except (KeyboardInterrupt, StopRequested):
         say("stopped before the worker and poller started")
         raise SystemExit(0) from None
 
     logs = settings.home / "logs"
     supervisor = Supervisor(env=env, say=say, max_restarts=max_restarts)
-    supervisor.add("worker", ["worker", "--no-setup", "--loglevel", "warning"], logs / "worker.log")
+    worker_args = ["worker", "--no-setup", "--loglevel", "warning"]
+    worker_env = servers.service_env(decision, "worker")
+    supervisor.add("worker", worker_args, logs / "worker.log", env=worker_env)
     poll_args = ["poll", "--feeds", str(feeds), "--quiet"] + (["--once"] if once else [])
-    supervisor.add("poller", poll_args, logs / "poller.log", may_finish=once)
+    poller_env = servers.service_env(decision, "poller")
+    supervisor.add("poller", poll_args, logs / "poller.log", may_finish=once, env=poller_env)
     exit_code = 0
     try:
         supervisor.start_all()

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 import click
-from elasticsearch import ApiError
+from elasticsearch import ApiError, AuthenticationException, AuthorizationException
 
 from pipeline import vocabulary
 from pipeline.cli.articles import TIME, article_lines, option_fields, vocabulary_options
@@ -77,6 +77,8 @@ def command(
     except QuerySyntaxError as exc:
         refuse_query(exc)
         return
+    except (AuthenticationException, AuthorizationException):
+        raise  # the wirewatch group's line names the setting to fix (pipeline.cli.errors)
     except ApiError as exc:
         # ES refusing a well-formed query: show its own reason.
         cause = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}

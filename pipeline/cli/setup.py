@@ -42,7 +42,7 @@ def _kibana_import(url: str) -> None:
 )
 @click.option("--kibana-url", help="Also import the Kibana saved objects into this Kibana.")
 def command(kafka: bool, elastic: bool, roll: bool, kibana_url: str | None) -> None:
-    settings = resolve(get_settings(), kafka=kafka, elasticsearch=elastic)
+    settings = resolve(get_settings(), kafka=kafka, elasticsearch=elastic, service="setup")
     if kafka:
         from pipeline.adapters.kafka import ensure_topics
 

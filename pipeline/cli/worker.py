@@ -128,18 +128,20 @@ def _isatty(stream: object) -> bool:
 def command(setup: bool, loglevel: str) -> None:
     from pipeline.worker.app import create_app
 
-    settings = resolve(get_settings())
     if setup:
         from pipeline.adapters.elastic import make_client
         from pipeline.adapters.kafka import ensure_topics
         from pipeline.index.setup import install
 
-        ensure_topics(settings)
-        client = make_client(settings)
+        # As the setup Job does it: the worker's own user may not create topics.
+        setup_settings = resolve(get_settings(), service="setup")
+        ensure_topics(setup_settings)
+        client = make_client(setup_settings)
         try:
-            install(client, settings)
+            install(client, setup_settings)
         finally:
             client.close()
+    settings = resolve(get_settings(), service="worker")
     app = create_app(settings)
     worker = Worker(
         app, loglevel=loglevel, stdout=sys.stdout, stop_grace_s=settings.worker_stop_grace_s

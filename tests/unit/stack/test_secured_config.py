@@ -14,7 +14,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from pipeline.stack import LocalStack, StackError, security
 from pipeline.stack.tls import SERVER_SUBJECT, ensure_certificates
-from test_server_config import _fake_es_home
+
+
+def _fake_es_home(root: Path) -> Path:
+    config = root / "es-home" / "config"
+    config.mkdir(parents=True)
+    (config / "log4j2.properties").write_text("status = error\n")
+    (config / "jvm.options").write_text("-XX:+UseG1GC\n")
+    return root / "es-home"
 
 
 def _mode(path: Path) -> int:
@@ -116,6 +123,6 @@ def test_a_state_dir_keeps_its_security(tmp_path: Path) -> None:
     plain = LocalStack(tmp_path / "stack", 1, 2, kafka_controller_port=3, cache_dir=tmp_path)
     plain._save_state()
     assert LocalStack(tmp_path / "stack", cache_dir=tmp_path).secure is False
-    with pytest.raises(StackError, match="made plain, not secured.*down --purge"):
+    with pytest.raises(StackError, match=r"made plain, not secured.*down --purge"):
         LocalStack(tmp_path / "stack", cache_dir=tmp_path, secure=True).check_same_security()
     assert plain.service_settings("worker") == {}
