@@ -13,7 +13,7 @@ and the UTF-8 result is read once by expat, a real XML parser rather than a rege
 - past ``MAX_ENTRIES`` items the document is cut at the next item, so feedparser never
   spends time on entries it would drop (a 250k-item feed cost 18 s).
 What parsing returns is then bounded again (``MAX_PARSED_RATIO``). JSON Feed (jsonfeed.org),
-which this feedparser release does not read, is parsed here.
+which this feedparser release does not read, is decoded and validated by ``jsonfeed``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import calendar
 import codecs
 import contextlib
 import io
-import json
 import re
 import xml.parsers.expat
 from collections.abc import Mapping
@@ -34,6 +33,8 @@ import feedparser
 from feedparser.encodings import convert_to_utf8
 from feedparser.sanitizer import RE_ENTITY_PATTERN
 from lxml import html as lxml_html
+
+from pipeline.poll import jsonfeed
 
 #: Most entity declarations one document may make (each one-character at most).
 MAX_ENTITY_DECLS = 64
@@ -261,36 +262,43 @@ def _looks_like_json(data: bytes, content_type: str) -> bool:
     return "json" in content_type.lower() or data.lstrip()[:1] == b"{"
 
 
+def _json_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def parse_json_feed(data: bytes) -> ParsedFeed:
-    doc = json.loads(data)
-    if not isinstance(doc, dict) or "jsonfeed.org" not in str(doc.get("version", "")):
-        raise ValueError("not a JSON Feed (no jsonfeed.org version)")
+    """A JSON Feed, decoded under ``jsonfeed``'s limits; HostileFeed past one of them."""
+    try:
+        doc, items, skipped, cut = jsonfeed.decode(data, MAX_ENTRIES)
+    except jsonfeed.JSONFeedRefused as exc:
+        raise HostileFeed(str(exc)) from None
     entries = []
-    for item in doc.get("items") or []:
-        if not isinstance(item, dict):
-            continue
-        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
-        published = None
-        if isinstance(item.get("date_published"), str):
-            try:
-                published = datetime.fromisoformat(item["date_published"].replace("Z", "+00:00"))
-            except ValueError:
-                published = None
+    for item in items:
+        authors = item.authors or ([item.author] if item.author else [])
         entries.append(
             FeedEntry(
-                link=item.get("url") or item.get("external_url"),
-                guid=str(item["id"]) if item.get("id") is not None else None,
-                title=_clean_html(item.get("title")),
-                summary=_clean_html(
-                    item.get("summary") or item.get("content_text") or item.get("content_html")
-                ),
-                authors=[a["name"] for a in authors if isinstance(a, dict) and a.get("name")],
-                published_at=published,
-                language=item.get("language") or doc.get("language"),
+                link=item.url or item.external_url,
+                guid=item.id,
+                title=_clean_html(item.title),
+                summary=_clean_html(item.summary or item.content_text or item.content_html),
+                authors=[a.name for a in authors if a.name],
+                published_at=_json_date(item.date_published),
+                language=item.language or doc.language,
             )
         )
     return ParsedFeed(
-        title=doc.get("title"), version="json1", entries=entries, language=doc.get("language")
+        title=doc.title,
+        version="json1",
+        entries=entries,
+        language=doc.language,
+        truncated=cut,
+        skipped=skipped,
     )
 
 

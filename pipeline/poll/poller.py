@@ -438,6 +438,8 @@ class Poller:
             report.rejected.append(
                 (spec.url, f"feed lists {parsed.truncated} entries beyond the per-poll limit")
             )
+        for reason, count in parsed.skipped.items():  # items of the wrong shape
+            report.rejected.append((spec.url, f"{count} item(s) skipped: {reason}"))
         new = await self._new_articles(spec, parsed, report)
         queued = 0
         with self.state.transaction() as conn:
