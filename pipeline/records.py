@@ -196,6 +196,44 @@ class Delivery(Record):
     )
 
 
+#: distinct stories (or events) a surge rule counts per window at most: its state is bounded
+SURGE_MAX_UNITS = 1000
+
+
+class SurgeSpec(Record):
+    """A rate rule: fire when the distinct stories (or events) matching in one window reach
+    ``factor`` times the mean per-window count of the ``baseline_windows`` before it, and at
+    least ``min_stories``; again only after a window below half that level (docs/decisions.md,
+    issue 15.4). Windows are aligned on the epoch and measured in event time."""
+
+    factor: float = Field(gt=1.0, le=1000.0, description="3.0 for --surge 3x/1h")
+    window_s: int = Field(ge=60, le=7 * 86400, description="3600 for --surge 3x/1h")
+    min_stories: int = Field(1, ge=1, le=SURGE_MAX_UNITS)
+    baseline_windows: int = Field(24, ge=1, le=168, description="windows the baseline spans")
+    per: Literal["story", "event"] = Field(
+        "story", description="count story clusters, or events (a story without one: itself)"
+    )
+    lateness_s: int = Field(
+        600,
+        ge=0,
+        le=86400,
+        description="how far behind the newest event time a match may arrive and still count",
+    )
+
+
+class SurgeWindow(Record):
+    """What a surge alert reports about the window it fired in."""
+
+    per: Literal["story", "event"]
+    window_start: datetime
+    window_end: datetime
+    count: int = Field(description="distinct stories (or events) matching in the window so far")
+    fired_with: int = Field(description="the count when it fired; count > fired_with: update")
+    baseline: float = Field(description="mean per-window count over the trailing windows")
+    threshold: float = Field(description="max(min_stories, factor * baseline)")
+    units: list[str] = Field(default_factory=list, description="the first ids counted (<= 20)")
+
+
 class AlertRule(Record):
     """An analyst's watch: a boolean query; value of the compacted wirewatch.alert-rules."""
 
@@ -207,13 +245,18 @@ class AlertRule(Record):
     outlets: list[str] = Field(default_factory=list, description="empty: any outlet")
     deliver: list[Delivery] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
+    surge: SurgeSpec | None = Field(
+        None, description="watch the rate of the query instead of each match (issue 15.4)"
+    )
 
 
 class Alert(Record):
     """One alert per rule per story cluster; later copies update it instead of re-firing."""
 
     schema_version: int = SCHEMA_VERSION
-    id: str = Field(description="rule id + ':' + cluster id")
+    id: str = Field(
+        description="rule id + ':' + cluster id; a surge: rule id + ':surge:' + window start"
+    )
     rule_id: str
     rule_name: str
     cluster_id: str
@@ -225,6 +268,13 @@ class Alert(Record):
     copies: int = 1
     fired_at: datetime = Field(default_factory=utcnow)
     published_at: datetime | None = None
+    event_id: str | None = Field(None, description="the article's event, when it has one")
+    event_time: datetime | None = Field(
+        None,
+        description="surge candidates: the article's event time (published, else fetched, "
+        "never after fetched); surge alerts: the event time at which it fired",
+    )
+    surge: SurgeWindow | None = Field(None, description="set on the alerts of surge rules")
 
 
 # --- failures -------------------------------------------------------------------------------

@@ -104,11 +104,23 @@ def slack_payload(alert: Alert) -> dict:
                 "type": "context",
                 "elements": [
                     {"type": "mrkdwn", "text": f"matched: {terms}"},
-                    {"type": "mrkdwn", "text": f"story {alert.cluster_id}"},
+                    {"type": "mrkdwn", "text": _where(alert)},
                 ],
             },
         ],
     }
+
+
+def _where(alert: Alert) -> str:
+    """The story an alert is about, or for a surge the window and its counts."""
+    surge = alert.surge
+    if surge is None:
+        return f"story {alert.cluster_id}"
+    return (
+        f"surge: {surge.count} {'events' if surge.per == 'event' else 'stories'} from "
+        f"{surge.window_start:%Y-%m-%d %H:%M} UTC "
+        f"(needed {surge.threshold:g}, baseline {surge.baseline:.2f} per window)"
+    )
 
 
 @dataclass(frozen=True)

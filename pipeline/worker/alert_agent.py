@@ -10,7 +10,9 @@
   restart; each changelog event updates the worker's RuleIndex.
 * evaluate: one EnrichedArticle -> the candidate alerts of the rules it matches, re-keyed
   by alert id so every copy of a story reaches the same ``track`` partition.
-* track: once per rule per story cluster (AlertTracker over the ``alert-state`` table).
+* track: once per rule per story cluster (AlertTracker over the ``alert-state`` table);
+  a surge rule's matches are keyed by its rule id instead and counted per window of event
+  time (SurgeTracker over the ``alert-surge`` table, pipeline.alerts.surge).
 * deliver: bulk-indexes alerts through the same BulkWriter as articles (retried to the
   deadline then the worker crashes; 400s dead-lettered). An update overwrites by id.
 * webhooks: a second agent on the alerts topic, ``alert_webhook_concurrency`` instances,
@@ -47,6 +49,7 @@ from pipeline.alerts.delivery import (
 from pipeline.alerts.engine import AlertTracker, RuleIndex, candidate_alert, is_first_firing
 from pipeline.alerts.matcher import ActorNames
 from pipeline.alerts.rules import apply_message
+from pipeline.alerts.surge import SurgeTracker, is_surge_firing, surge_candidate
 from pipeline.index.sink import BulkDoc, BulkWriter
 from pipeline.records import Alert, AlertRule, Delivery, EnrichedArticle
 from pipeline.settings import Settings
@@ -118,6 +121,14 @@ class AlertStage:
             max_entries=settings.alert_state_max_entries,
         )
         self.state_table.on_recover(self._state_recovered)
+        self.surge_table = bytes_table(
+            app,
+            "alert-surge",
+            partitions=ALERT_MATCHES.partitions,
+            help="surge rule id -> its windows' counts, watermark and arming (JSON)",
+        )
+        self.surge = SurgeTracker(CodecTable(self.surge_table, JSON_CODEC))
+        self.removed_surges: set[str] = set()  # removed surge rules whose state may remain
         self.in_flight = 0  # webhook deliveries being posted now
         self._idle = asyncio.Event()  # set while none is
         self._idle.set()
@@ -194,8 +205,13 @@ class AlertStage:
         rule_id = key.decode("utf-8", "replace")
         live: dict[str, AlertRule] = {}
         apply_message(live, key, value)
+        old = self.index.rules.get(rule_id)
+        if old is not None and old.rule.surge is not None:
+            self.removed_surges.add(rule_id)  # its state goes when its partition is next seen
         if rule_id in live:
             self.index.upsert(live[rule_id])
+            if live[rule_id].surge is not None:
+                self.removed_surges.discard(rule_id)
         else:
             self.index.remove(rule_id)
 
@@ -210,7 +226,10 @@ class AlertStage:
         matches = self.index.evaluate(item.record)  # never raises: a failing rule is skipped
         ALERT_EVENTS.labels("matched" if matches else "no_match").inc()
         for match in matches:
-            candidate = candidate_alert(match, item.record)
+            if match.rule.surge is not None:
+                candidate = surge_candidate(match, item.record)
+            else:
+                candidate = candidate_alert(match, item.record)
             await self.matches_topic.send(key=candidate.id.encode(), value=candidate.to_json())
         return "processed"
 
@@ -222,6 +241,8 @@ class AlertStage:
             pass
 
     async def track(self, item: Item[Alert]) -> Outcome:
+        if item.record.event_time is not None:
+            return await self.track_surge(item)
         alert = self.tracker.observe(item.record, partition=item.message.partition)
         if alert is None:
             ALERT_EVENTS.labels("redelivered").inc()
@@ -229,6 +250,29 @@ class AlertStage:
         ALERT_EVENTS.labels("fired" if is_first_firing(alert) else "updated").inc()
         await self.alerts_topic.send(key=alert.id.encode(), value=alert.to_json())
         return "processed"
+
+    async def track_surge(self, item: Item[Alert]) -> Outcome:
+        """A surge rule's match: counted in its window; fires and updates go on."""
+        partition = item.message.partition
+        for rule_id in list(self.removed_surges):
+            if self.surge.partition_of(rule_id) in (partition, None):
+                self.surge.forget(rule_id)
+                self.removed_surges.discard(rule_id)
+        compiled = self.index.rules.get(item.record.rule_id)
+        if compiled is None or compiled.rule.surge is None:
+            ALERT_EVENTS.labels("surge_stale").inc()  # removed or no longer a surge rule
+            return "duplicate"
+        outcome = self.surge.observe(compiled.rule, item.record, partition=partition)
+        counted = outcome.counted
+        ALERT_EVENTS.labels(
+            "surge_counted"
+            if counted == "counted"
+            else ("surge_late" if counted == "late" else "surge_repeat")
+        ).inc()
+        for alert in outcome.alerts:
+            ALERT_EVENTS.labels("fired" if is_surge_firing(alert) else "updated").inc()
+            await self.alerts_topic.send(key=alert.id.encode(), value=alert.to_json())
+        return "processed" if outcome.counted == "counted" else "duplicate"
 
     # --- deliver: the alerts index ----------------------------------------------------
 
@@ -281,7 +325,8 @@ class AlertStage:
             except ValueError:
                 continue
             compiled = self.index.rules.get(alert.rule_id)
-            if not (is_first_firing(alert) and compiled and compiled.rule.deliver):
+            first = is_surge_firing(alert) if alert.surge else is_first_firing(alert)
+            if not (first and compiled and compiled.rule.deliver):
                 continue
             if self.draining:  # stopping: leave it unacknowledged, a restart sends it
                 await asyncio.Event().wait()  # parked until the agent is cancelled
