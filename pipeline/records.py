@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -217,8 +217,15 @@ class SurgeSpec(Record):
         600,
         ge=0,
         le=86400,
-        description="how far behind the newest event time a match may arrive and still count",
+        description="how far behind the newest event time a match may arrive and still "
+        "count; at most 6 windows",
     )
+
+    @model_validator(mode="after")
+    def _lateness_within_windows(self) -> SurgeSpec:
+        if self.lateness_s > 6 * self.window_s:
+            raise ValueError("lateness_s: at most 6 windows (it bounds the open windows)")
+        return self
 
 
 class SurgeWindow(Record):

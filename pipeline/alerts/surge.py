@@ -31,12 +31,14 @@ differ with the order, the final ``count`` in the index does not.
 
 State (one JSON value per rule, in a changelog-backed table in the worker, a dict in
 tests and in ``alerts test``): the watermark, arming, the fired window, each open window's
-units (at most ``SURGE_MAX_UNITS``; beyond that the count saturates) and earliest article,
-and the counts of the closed windows a baseline still needs (at most N + a few).
+units (64-bit digests, at most ``SURGE_MAX_UNITS``; beyond that the count saturates), a
+sample of their ids and the earliest article, and the counts of the closed windows a
+baseline still needs (at most N; the lateness is at most 6 windows, so at most 8 open).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Iterator, MutableMapping
@@ -124,24 +126,71 @@ def surge_key(rule_id: str) -> str:
 
 
 def surge_candidate(match: Match, enriched: EnrichedArticle) -> Alert:
-    """What one matching article proposes to its surge rule: keyed by the rule (not the
-    story), with its event time and, when the events stage set one, its event."""
+    """What one matching article proposes to its surge rule in the stream."""
     article = enriched.article
-    event = getattr(enriched, "event", None)  # EventRef once the events stage runs
-    return Alert(
-        id=surge_key(match.rule.id),
-        rule_id=match.rule.id,
-        rule_name=match.rule.name,
+    event = enriched.event  # set by the events stage
+    return candidate(
+        match.rule,
         cluster_id=enriched.story.cluster_id,
         article_id=article.id,
         title=article.title,
         url=article.url,
         outlet=article.outlet,
-        matched_terms=match.matched_terms,
         published_at=article.published_at,
-        event_id=getattr(event, "event_id", None),
-        event_time=article_event_time(article),
+        fetched_at=article.fetched_at,
+        event_id=event.event_id if event is not None else None,
+        matched_terms=match.matched_terms,
     )
+
+
+def candidate(
+    rule: AlertRule,
+    *,
+    cluster_id: str,
+    article_id: str,
+    title: str,
+    url: str,
+    outlet: str | None,
+    published_at: datetime | None,
+    fetched_at: datetime,
+    event_id: str | None = None,
+    matched_terms: list[str] | None = None,
+) -> Alert:
+    """A surge candidate, from the stream (surge_candidate) or from an indexed article
+    (``alerts test``): keyed by the rule, not the story, with the article's event time."""
+    return Alert(
+        id=surge_key(rule.id),
+        rule_id=rule.id,
+        rule_name=rule.name,
+        cluster_id=cluster_id,
+        article_id=article_id,
+        title=title,
+        url=url,
+        outlet=outlet,
+        matched_terms=matched_terms or [],
+        published_at=published_at,
+        event_id=event_id,
+        event_time=event_time(published_at, fetched_at),
+    )
+
+
+def replay(
+    rule: AlertRule, candidates: list[Alert], until: datetime | None = None
+) -> tuple[list[Alert], int]:
+    """Run a surge rule over past matches in event-time order (``alerts test``), then move
+    its clock to ``until`` (the windows a match that late would decide): the alerts each
+    window ends with (one per firing, its final count), and how many matches were late."""
+    tracker = SurgeTracker({})
+    last: dict[str, Alert] = {}
+    ordered = sorted(candidates, key=lambda c: (_utc(c.event_time or fallback), c.article_id))
+    for c in ordered:
+        for alert in tracker.observe(rule, c).alerts:
+            last[alert.id] = alert
+    if until is not None and ordered:
+        for alert in tracker.advance_to(rule, until):
+            last[alert.id] = alert
+    late = int(tracker.state.get(rule.id, {}).get("late", 0))
+    return sorted(last.values(), key=lambda a: a.id), late
 
 
 def unit_of(candidate: Alert, spec: SurgeSpec) -> str:
@@ -214,6 +263,24 @@ class SurgeTracker:
             self.state[rule.id] = run.value  # reassign: a Faust table logs the change
         return Outcome(alerts, counted)
 
+    def advance_to(self, rule: AlertRule, when: datetime) -> list[Alert]:
+        """Move a rule's watermark to ``when`` as a match then would, counting nothing."""
+        value = self.state.get(rule.id)
+        if rule.surge is None or value is None or value.get("spec") != _fingerprint(rule.surge):
+            return []
+        run = _Run(rule.surge, rule, value)
+        t = _utc(when).timestamp()
+        if value["wm"] is None or t > value["wm"]:
+            value["wm"] = t
+            run.changed = True
+        alerts = list(run.advance())
+        if run.changed:
+            self.state[rule.id] = run.value
+        return alerts
+
+
+fallback = datetime.min.replace(tzinfo=UTC)
+
 
 def _new_state(spec: SurgeSpec, partition: int) -> dict[str, Any]:
     return {
@@ -277,16 +344,21 @@ class _Run:
                 self.value["closed_to"] = math.floor((t - self.L) / self.W) - 1
             self.changed = True
         unit = unit_of(candidate, self.spec)
-        window = self._windows().setdefault(str(b), {"n": 0, "ids": [], "first": None})
+        window = self._windows().setdefault(
+            str(b), {"n": 0, "ids": [], "sample": [], "first": None}
+        )
         first = _first_of(candidate, t)
         if window["first"] is None or _earlier(first, window["first"]):
             window["first"] = first
             self.changed = True
-        if unit in window["ids"]:
+        digest = _digest(unit)
+        if digest in window["ids"]:
             return "repeat"
         if len(window["ids"]) >= SURGE_MAX_UNITS:
             return "repeat"  # saturated: the count stays at the bound
-        window["ids"].append(unit)
+        window["ids"].append(digest)
+        if len(window["sample"]) < SAMPLE_UNITS:
+            window["sample"].append(unit)
         window["n"] = len(window["ids"])
         self.changed = True
         self.new_unit_in = b
@@ -384,9 +456,14 @@ class _Run:
                 fired_with=fired_with,
                 baseline=self.baseline(b),
                 threshold=self.fire_level(b),
-                units=list(window.get("ids", []))[:SAMPLE_UNITS],
+                units=list(window.get("sample", [])),
             ),
         )
+
+
+def _digest(unit: str) -> str:
+    """A unit id as 16 hex digits (64 bits): a window of 1000 stays ~19 KB."""
+    return hashlib.blake2b(unit.encode(), digest_size=8).hexdigest()
 
 
 def _first_of(candidate: Alert, t: float) -> dict[str, Any]:

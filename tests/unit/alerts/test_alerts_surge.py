@@ -248,3 +248,23 @@ def test_event_time_and_parsing() -> None:
     for bad_spec in ({"factor": 1.0}, {"window_s": 10}, {"min_stories": SURGE_MAX_UNITS + 1}):
         with pytest.raises(ValidationError):
             rule(**bad_spec)
+
+
+def test_alerts_test_replay_matches_the_stream_and_decides_the_last_window() -> None:
+    from pipeline.alerts.surge import replay
+
+    r = rule()
+    timeline = [*history(), *burst(24, 8), *burst(25, 1), *burst(26, 6)]
+    streamed = final(run(SurgeTracker({}), r, timeline))
+    # hour 26 is decided only once a match reaches 02:10 (hour 26 + the lateness): it did
+    assert len(streamed) == 2
+    shuffled = random.Random(7).sample(timeline, len(timeline))  # any order: sorted inside
+    alerts, late = replay(r, shuffled)
+    assert final(alerts) == streamed and late == 0
+    # the last window's early matches alone (before 02:10): undecided in the stream, decided
+    # by `alerts test` moving the clock to its end
+    early = [*history(), *burst(24, 8), *burst(25, 1), *burst(26, 2)[:2]]
+    early += [cand(26 * HOUR + 6 + i, f"e{i}") for i in range(4)]  # 6 stories by 02:09
+    assert len(final(run(SurgeTracker({}), r, early))) == 1
+    decided, _ = replay(r, early, T0 + timedelta(hours=30))
+    assert len(decided) == 2
