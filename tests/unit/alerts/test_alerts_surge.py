@@ -268,3 +268,33 @@ def test_alerts_test_replay_matches_the_stream_and_decides_the_last_window() -> 
     assert len(final(run(SurgeTracker({}), r, early))) == 1
     decided, _ = replay(r, early, T0 + timedelta(hours=30))
     assert len(decided) == 2
+
+
+def test_stream_candidates_carry_event_time_and_event(make_article) -> None:
+    from pipeline.alerts.engine import RuleIndex
+    from pipeline.alerts.surge import surge_candidate
+    from pipeline.records import EventRef
+
+    r = rule(per="event", min_stories=2)
+    index = RuleIndex()
+    index.upsert(r)
+    published = T0 + timedelta(minutes=3)
+    enriched = make_article(title="Shelling near Kursk", cluster="c9")
+    article = enriched.article.model_copy(
+        update={"published_at": published, "fetched_at": published + timedelta(minutes=1)}
+    )
+    event = EventRef(
+        event_id="ev1", match="new", title="Kursk", first_seen=published, last_seen=published
+    )
+    enriched = enriched.model_copy(update={"article": article, "event": event})
+    (match,) = index.evaluate(enriched)
+    c = surge_candidate(match, enriched)
+    assert (c.id, c.event_id, c.event_time, c.cluster_id) == ("kursk:surge", "ev1", published, "c9")
+    assert c.matched_terms == match.matched_terms
+    # a second story of the same event is the same unit; a third story's event another
+    tracker = SurgeTracker({})
+    assert tracker.observe(r, c).counted == "counted"
+    same_event = c.model_copy(update={"cluster_id": "c10", "article_id": "x2"})
+    assert tracker.observe(r, same_event).counted == "repeat"
+    other = c.model_copy(update={"cluster_id": "c11", "article_id": "x3", "event_id": "ev2"})
+    assert tracker.observe(r, other).counted == "counted"
