@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     stack_kafka_heap: Heap = "512m"
     stack_es_heap: Heap = "512m"
     es_java_home: Path | None = None  # a full JDK 21+; unset: ES_JAVA_HOME or auto-detected
+    # `wirewatch run` serves the bundled sample feeds on this loopback port (any free one if
+    # it is taken); a fixed port keeps the sample URLs, so the article ids, stable.
+    demo_port: Port = 8765
 
     # Kafka. Unset bootstrap means "use the managed local broker".
     kafka_bootstrap: str | None = None
@@ -57,6 +60,10 @@ class Settings(BaseSettings):
     kafka_username: str | None = None
     kafka_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    # How long a Kafka client waits for its first metadata answer (kafka-python's bootstrap,
+    # 30 s by default) before it gives up: a command against a wrong or closed address says
+    # so within this time instead of half a minute later.
+    kafka_connect_timeout_s: Annotated[float, Field(gt=0, le=300)] = 5.0
     # Prepended to every topic name (pipeline.topics.qualified); tests use it to isolate runs.
     topic_prefix: str = ""
 

@@ -48,6 +48,9 @@ def client_options(settings: Settings) -> dict[str, Any]:
         "bootstrap_servers": bootstrap_servers(settings).split(","),
         "security_protocol": settings.kafka_security_protocol,
         "client_id": "wirewatch-poller",
+        # Bounds the first metadata round trip of every client built here; a closed port
+        # fails within it (WIREWATCH_KAFKA_CONNECT_TIMEOUT_S) instead of 30 s.
+        "bootstrap_timeout_ms": int(settings.kafka_connect_timeout_s * 1000),
     }
     if settings.kafka_sasl_mechanism:
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
@@ -158,11 +161,12 @@ class TopicLeaderProbe:
     def check(self) -> None:
         try:
             if self._admin is None:
-                self._admin = KafkaAdminClient(
+                options = {
                     **client_options(self.settings),
-                    bootstrap_timeout_ms=self.timeout_ms,
-                    request_timeout_ms=self.timeout_ms,
-                )
+                    "bootstrap_timeout_ms": self.timeout_ms,
+                    "request_timeout_ms": self.timeout_ms,
+                }
+                self._admin = KafkaAdminClient(**options)
             (described,) = self._admin.describe_topics([self.topic])
         except Exception:
             self.close()

@@ -36,6 +36,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Client libraries that log every failed connection attempt, some with a traceback. A
+#: command reports an unreachable server itself, as one line (pipeline.cli.errors); their
+#: own records show from ``-v`` on.
+CLIENT_LOGGERS = ("elastic_transport", "elasticsearch", "kafka", "urllib3")
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -88,6 +94,9 @@ def cli(verbose: int) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if verbose == 0:
+        for name in CLIENT_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def main() -> None:

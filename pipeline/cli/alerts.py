@@ -271,13 +271,12 @@ def test(
 
     settings = resolve(get_settings(), kafka=False)
     rule: AlertRule | None = None
+    note = ""  # printed once the search answered: an unreachable node is the only line
     if _RULE_ID.match(rule_or_query):
         try:
             rule = _store().get(rule_or_query)
         except Exception as exc:  # no Kafka: then the argument must be a query
-            click.echo(
-                f"(rules topic not readable: {type(exc).__name__}; treating as a query)", err=True
-            )
+            note = f"(rules topic not readable: {type(exc).__name__}; treating as a query)"
     if rule is None:
         rule = AlertRule(id="adhoc", name="ad hoc", query=rule_or_query)
     spec = surge_spec(surge, min_stories, baseline_windows, per, lateness)
@@ -309,6 +308,8 @@ def test(
         result = search(es, settings.index_alias, request, registry)
     finally:
         es.close()
+    if note:
+        click.echo(note, err=True)
     for hit in result.hits:
         click.echo(article_lines(hit, sys.stdout.isatty()))
     click.echo(

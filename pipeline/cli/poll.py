@@ -57,7 +57,10 @@ def command(once: bool, feeds_file: Path | None, quiet: bool) -> None:
         created = ensure_topics(settings)
         if created:
             click.echo(f"created topics: {', '.join(created)}", err=True)
-    except Exception as exc:  # the outbox holds articles until Kafka is back
+    except Exception as exc:
+        if once:  # nothing could be delivered: say so now, in one line (pipeline.cli.errors)
+            raise
+        # Polling continuously, the outbox holds articles until Kafka is back.
         click.secho(f"warning: could not check Kafka topics: {exc}", fg="yellow", err=True)
 
     async def main() -> int:

@@ -21,14 +21,11 @@ from pathlib import Path
 import click
 import yaml
 
-from pipeline.cli import servers
+from pipeline.cli import CLIENT_LOGGERS, servers
 from pipeline.settings import Settings, get_settings
 
 LOOPBACK = "127.0.0.0/8,::1/128"
-DEMO_PORT = 8765
 REPORT_EVERY_S = 3.0
-# Libraries that log a traceback per failed attempt; run reports outages itself, as state.
-QUIET_LOGGERS = ("elastic_transport", "elasticsearch", "kafka", "urllib3")
 
 
 def say(line: str) -> None:
@@ -76,8 +73,8 @@ def _demo_feeds(settings: Settings, env: dict[str, str]) -> Path:
     from pipeline.demo import SAMPLE_DIR, sample_feeds, serve_directory
 
     try:  # a fixed port keeps the sample URLs, and so the article ids, stable across runs
-        _server, base = serve_directory(SAMPLE_DIR, DEMO_PORT)
-    except OSError:
+        _server, base = serve_directory(SAMPLE_DIR, settings.demo_port)
+    except OSError:  # taken: any free port (new URLs, so the samples are new articles)
         _server, base = serve_directory(SAMPLE_DIR)
     feeds = [spec.model_dump(mode="json", exclude_none=True) for spec in sample_feeds(base)]
     path = settings.home / "demo" / "feeds.yaml"
@@ -157,7 +154,7 @@ def command(
     if feeds_file is not None and sample_feeds:
         raise click.UsageError("--feeds and --sample-feeds exclude each other")
     stop_on_signals()  # SIGTERM / SIGHUP unwind like Ctrl-C: the children are stopped
-    for name in QUIET_LOGGERS:
+    for name in CLIENT_LOGGERS:  # run reports outages itself, as state, even with -v
         logging.getLogger(name).setLevel(logging.CRITICAL)
     embedded = get_settings().embedded
     settings = get_settings()
@@ -165,14 +162,11 @@ def command(
     try:
         decision, env = _connected(settings)
         settings = decision.settings
-        if feeds is None:
-            feeds = _demo_feeds(settings, env)
-        say(which)
-
         from pipeline.adapters.elastic import make_client
         from pipeline.adapters.kafka import ensure_topics
         from pipeline.index.setup import install
 
+        # Before any other line: servers that do not answer are the one line to print.
         ensure_topics(settings)
         setup_es = make_client(settings)
         try:
@@ -183,6 +177,9 @@ def command(
         # servers are managed (no production user may read the dead letters).
         settings = servers.service_settings(decision, servers.STACK_ADMIN)
         es = make_client(settings)
+        if feeds is None:
+            feeds = _demo_feeds(settings, env)
+        say(which)
     except (KeyboardInterrupt, StopRequested):
         say("stopped before the worker and poller started")
         raise SystemExit(0) from None

@@ -46,3 +46,18 @@ def test_a_broken_registry_is_an_error_not_a_fallback(settings: Settings) -> Non
     (settings.home / "feeds.yaml").write_text("feeds: {not: a list}\n")
     with pytest.raises(click.ClickException, match=r"feeds\.yaml.*--sample-feeds"):
         choose_feeds(None, False, settings)
+
+
+def test_the_samples_are_served_on_the_demo_port(settings: Settings) -> None:
+    """WIREWATCH_DEMO_PORT (issue 14 item 8) decides the sample feeds' URLs."""
+    import yaml
+
+    from pipeline.cli.run import _demo_feeds
+    from pipeline.stack.process import free_port
+
+    port = free_port()
+    env: dict[str, str] = {}
+    path = _demo_feeds(settings.model_copy(update={"demo_port": port}), env)
+    urls = [feed["url"] for feed in yaml.safe_load(path.read_text())["feeds"]]
+    assert urls and all(url.startswith(f"http://127.0.0.1:{port}/") for url in urls)
+    assert env["WIREWATCH_FETCH_ALLOW_NETWORKS"] == "127.0.0.0/8,::1/128"

@@ -35,6 +35,10 @@ REFUSED = [
     ("alert_webhook_attempts", "0"),
     ("es_retry_timeout_s", "-5"),
     ("maven_url", "repo1.maven.org/maven2"),
+    ("demo_port", "0"),
+    ("demo_port", "65536"),
+    ("kafka_connect_timeout_s", "0"),
+    ("kafka_connect_timeout_s", "3600"),
 ]
 
 
