@@ -185,6 +185,46 @@ class EnrichedArticle(Record):
     )
 
 
+# --- claims: wirewatch.claim-statements -> tracker -> wirewatch.claim-changes --------------
+
+
+class ClaimStatements(Record):
+    """An article's claims that have a speaker, re-keyed onto the one-partition statements
+    topic so every claim meets the one claim tracker (issue 16); only what tracking reads."""
+
+    schema_version: int = SCHEMA_VERSION
+    article_id: str
+    cluster_id: str = Field(description="the article's story cluster (copies share it)")
+    outlet: str | None = None
+    url: str
+    title: str
+    seen_at: datetime = Field(description="the article's publication time, else fetch time")
+    claims: list[Claim] = Field(description="the claims with a speaker, in text order")
+
+
+class ClaimLink(Record):
+    """A new link between two tracked claims: a changed figure or a dispute; what
+    ``claim:changed`` / ``claim:disputed`` alert rules are evaluated against."""
+
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["changed", "disputed"]
+    pair_key: str = Field(description="once-per-pair id: kind, the two claim ids")
+    claim_id: str = Field(description="the later claim (the one just seen)")
+    other_id: str = Field(description="the earlier claim it changes or disputes")
+    speakers: list[str] = Field(description="the later claim's speaker, then the other's")
+    contents: list[str] = Field(description="the two claims' first wordings, same order")
+    unit: str | None = None
+    value: float | None = Field(None, description="the later claim's figure")
+    other_value: float | None = Field(None, description="the earlier claim's figure")
+    reason: str | None = Field(None, description="disputes: 'value' or 'negation'")
+    article_id: str = Field(description="the article whose statement made the link")
+    cluster_id: str
+    url: str
+    title: str
+    outlet: str | None = None
+    seen_at: datetime
+
+
 # --- alerting -------------------------------------------------------------------------------
 
 
@@ -282,6 +322,11 @@ class Alert(Record):
         "never after fetched); surge alerts: the event time at which it fired",
     )
     surge: SurgeWindow | None = Field(None, description="set on the alerts of surge rules")
+    pair_key: str | None = Field(
+        None,
+        description="claim alerts (claim:changed / claim:disputed): the two claims linked; "
+        "the alert id is rule id + ':' + pair key, so each pair fires once",
+    )
 
 
 # --- failures -------------------------------------------------------------------------------
@@ -315,4 +360,6 @@ TOPIC_RECORDS: dict[str, type[Record]] = {
     "wirewatch.alert-matches": Alert,
     "wirewatch.alert-rules": AlertRule,
     "wirewatch.dead-letter": DeadLetter,
+    "wirewatch.claim-statements": ClaimStatements,
+    "wirewatch.claim-changes": ClaimLink,
 }

@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     worker_stop_grace_s: Seconds = 10.0
     # Stages this worker runs (pipeline.worker.app.STAGE_MODULES); a deployment may split
     # them, e.g. alerting apart from the CPU-heavy enrichment.
-    worker_stages: str = "dedup,enrich,events,alert,index"
+    worker_stages: str = "dedup,enrich,events,alert,index,claims"
     # Restart after a crash (issue 11.7): the group coordinator drops a dead member after
     # this long (heartbeats every tenth of it); Kafka's minimum is 6 s.
     worker_session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
@@ -166,6 +166,11 @@ class Settings(BaseSettings):
     # like the dedup window, and the oldest go first beyond max entries per partition.
     alert_state_window_hours: float = Field(default=72.0, gt=0.0, le=24.0 * 365)
     alert_state_max_entries: int = Field(default=200_000, ge=1, le=10_000_000)
+    # Claim tracking (issue 16): the worker's claims stage holds at most this many claims
+    # (the least recently seen go first) and forgets a claim not seen again within the
+    # window (stream time: the newest statement's publication time).
+    claims_max_entries: int = Field(default=200_000, ge=1, le=10_000_000)
+    claims_window_days: float = Field(default=30.0, gt=0.0, le=3650.0)
     # Webhooks go through the fetcher's address guard: private, loopback and link-local
     # receivers are refused unless their network is listed here (CIDR, comma-separated).
     webhook_allow_networks: str = ""

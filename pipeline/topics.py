@@ -77,6 +77,25 @@ DEAD_LETTER = Topic(
     retention_ms=30 * DAY_MS,
 )
 
+CLAIM_STATEMENTS = Topic(
+    # internal: every article's claims with a speaker on one partition, so one claim
+    # tracker (a Faust table on that partition) sees them all: claims link across articles
+    # of every partition and across speakers (disputes)
+    name="wirewatch.claim-statements",
+    key="'claims' (one partition, one tracker)",
+    schema="claim-statements.schema.json",
+    partitions=1,
+    retention_ms=1 * DAY_MS,
+)
+CLAIM_CHANGES = Topic(
+    # a new link between two tracked claims (a changed figure, a dispute), for the
+    # claim:changed / claim:disputed alert rules; keyed by pair so each pair is one key
+    name="wirewatch.claim-changes",
+    key="pair key (kind + the two claim ids)",
+    schema="claim-link.schema.json",
+    retention_ms=7 * DAY_MS,
+)
+
 ALL_TOPICS: tuple[Topic, ...] = (
     ARTICLES_RAW,
     ARTICLES_DEDUPED,
@@ -86,6 +105,8 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ALERT_MATCHES,
     ALERT_RULES,
     DEAD_LETTER,
+    CLAIM_STATEMENTS,
+    CLAIM_CHANGES,
 )
 
 

@@ -26,6 +26,7 @@ class QueryField:
     words: bool = False  # the value is matched as words on word boundaries (text fields)
     actor: bool = False  # the value is an actor name, resolved through the actor registry
     aliases: tuple[str, ...] = ()  # other prefixes accepted for it
+    values: tuple[str, ...] = ()  # the only values it takes (empty: any)
 
 
 FIELDS: dict[str, QueryField] = {}
@@ -59,6 +60,12 @@ for _field in (
         option="--speaker",
         option_help="Speaker of a claim, by canonical name or any alias (repeatable).",
         actor=True,
+    ),
+    QueryField(
+        "claim",
+        "a new link between tracked claims: 'changed' (a speaker changed a figure) or "
+        "'disputed' (another speaker, or a denial, contradicts it); once per pair",
+        values=("changed", "disputed"),
     ),
     QueryField(
         "outlet",

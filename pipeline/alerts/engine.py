@@ -31,10 +31,11 @@ from pipeline.alerts.query import (
     Or,
     QuerySyntaxError,
     Term,
+    iter_terms,
     parse,
     positive_only,
 )
-from pipeline.records import Alert, AlertRule, EnrichedArticle, utcnow
+from pipeline.records import Alert, AlertRule, ClaimLink, EnrichedArticle, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ def anchors(node: Node, registry: ActorNames) -> frozenset[Key] | None:
         if field in ("text", "title", "body"):
             # the longest word of a phrase: a cheap guess at the rarest one
             return frozenset({("w", max(node.tokens, key=len))})
+        if field == "claim":
+            return frozenset({("c", node.value.casefold())})
         if field in ("actor", "speaker"):
             kind = "a" if field == "actor" else "s"
             return frozenset((kind, n) for n in actor_names(registry, node.value))
@@ -91,7 +94,7 @@ def anchors(node: Node, registry: ActorNames) -> frozenset[Key] | None:
 
 
 #: how common each feature kind tends to be: actors are rarer than words, languages common
-_KIND_RANK = {"a": 0, "s": 0, "t": 1, "o": 1, "w": 2, "l": 3}
+_KIND_RANK = {"c": 0, "a": 0, "s": 0, "t": 1, "o": 1, "w": 2, "l": 3}
 
 
 def _selectivity(keys: frozenset[Key]) -> tuple[int, int, int]:
@@ -113,6 +116,8 @@ def article_keys(view: ArticleView) -> Iterable[Key]:
         yield ("l", view.lang.split("-")[0])
     for tag in view.tags:
         yield ("t", tag)
+    for kind in view.claim_links:
+        yield ("c", kind)
 
 
 @dataclass
@@ -122,6 +127,8 @@ class CompiledRule:
     anchors: frozenset[Key] | None
     outlets: frozenset[str]
     languages: frozenset[str]
+    #: a positive ``claim:`` term: evaluated against claim links, never against articles
+    on_claims: bool = False
 
     def passes_filters(self, view: ArticleView) -> bool:
         if self.outlets and view.outlet not in self.outlets and view.domain not in self.outlets:
@@ -160,6 +167,7 @@ class RuleIndex:
                 anchors=anchors(node, self.registry),
                 outlets=frozenset(o.casefold() for o in rule.outlets),
                 languages=frozenset(lang.casefold().split("-")[0] for lang in rule.languages),
+                on_claims=any(t.field == "claim" and not neg for t, neg in iter_terms(node)),
             )
         except Exception as exc:
             self.rejected[rule.id] = f"{type(exc).__name__}: {exc}"
@@ -196,16 +204,27 @@ class RuleIndex:
         return found
 
     def evaluate(self, enriched: EnrichedArticle) -> list[Match]:
+        """The article rules (no positive ``claim:`` term) this article matches."""
         view = ArticleView.of(enriched, self.registry)
+        return self._evaluate(view, claims=False, what=f"article {enriched.article.id}")
+
+    def evaluate_link(self, link: ClaimLink) -> list[Match]:
+        """The claim rules (a positive ``claim:`` term) this claim link matches."""
+        view = ArticleView.of_link(link, self.registry)
+        return self._evaluate(view, claims=True, what=f"claim link {link.pair_key}")
+
+    def _evaluate(self, view: ArticleView, *, claims: bool, what: str) -> list[Match]:
         out: list[Match] = []
         for rule_id in sorted(self.candidates(view)):
             compiled = self.rules[rule_id]
+            if compiled.on_claims != claims:
+                continue
             try:
                 if compiled.passes_filters(view) and compiled.matcher.matches(view):
                     out.append(Match(compiled.rule, compiled.matcher.matched_terms(view)))
             except Exception:
                 self.errors += 1
-                log.exception("alert rule %s failed on article %s", rule_id, enriched.article.id)
+                log.exception("alert rule %s failed on %s", rule_id, what)
         return out
 
     def evaluate_all(self, enriched: EnrichedArticle) -> list[Match]:
@@ -214,7 +233,7 @@ class RuleIndex:
         return [
             Match(c.rule, c.matcher.matched_terms(view))
             for rule_id, c in sorted(self.rules.items())
-            if c.passes_filters(view) and c.matcher.matches(view)
+            if not c.on_claims and c.passes_filters(view) and c.matcher.matches(view)
         ]
 
 
@@ -237,6 +256,42 @@ def candidate_alert(match: Match, enriched: EnrichedArticle) -> Alert:
         matched_terms=match.matched_terms,
         copies=1,
         published_at=article.published_at,
+    )
+
+
+def _figure(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"
+
+
+def link_title(link: ClaimLink) -> str:
+    """One line for a claim alert: who changed or disputed what, with the figures."""
+    later, earlier = [*link.speakers, "", ""][:2]
+    unit = f" {link.unit}" if link.unit else ""
+    if link.kind == "changed":
+        return (
+            f"{later} changed a figure: {_figure(link.other_value)} -> {_figure(link.value)}{unit}"
+        )
+    if link.reason == "value":
+        figures = f"{_figure(link.value)} vs {_figure(link.other_value)}{unit}"
+        return f"{later} disputes {earlier}: {figures}"
+    return f"{later} and {earlier} contradict each other (a denial)"
+
+
+def candidate_link_alert(match: Match, link: ClaimLink) -> Alert:
+    """What one claim link proposes: once per rule per pair (the alert id holds the pair)."""
+    return Alert(
+        id=alert_id(match.rule.id, link.pair_key),
+        rule_id=match.rule.id,
+        rule_name=match.rule.name,
+        cluster_id=link.cluster_id,
+        article_id=link.article_id,
+        title=link_title(link),
+        url=link.url,
+        outlet=link.outlet,
+        matched_terms=match.matched_terms,
+        copies=1,
+        published_at=link.seen_at,
+        pair_key=link.pair_key,
     )
 
 

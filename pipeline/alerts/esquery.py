@@ -138,6 +138,13 @@ def _tag(term: Term, how: Translation) -> dict[str, Any]:
     return _ci_term("tags", term.value)
 
 
+@translates("claim")
+def _claim(term: Term, how: Translation) -> dict[str, Any]:
+    """Claim links happen in the stream (the claims stage), not in an article: over the
+    articles index a ``claim:`` term matches nothing (``wirewatch claims`` lists them)."""
+    return {"match_none": {}}
+
+
 def term_query(term: Term, registry: ActorNames, analysed: bool = False) -> dict[str, Any]:
     translate = TRANSLATIONS.get(term.field)
     if translate is None:

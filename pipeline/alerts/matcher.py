@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from pipeline import vocabulary
 from pipeline.alerts.query import And, Node, Not, Or, Term, iter_terms, words
-from pipeline.records import EnrichedArticle
+from pipeline.records import ClaimLink, EnrichedArticle
 
 
 class ActorNames(Protocol):
@@ -61,6 +62,7 @@ class ArticleView:
     domain: str
     lang: str
     tags: set[str] = field(default_factory=set)
+    claim_links: set[str] = field(default_factory=set)  # "changed"/"disputed": a ClaimLink
 
     @classmethod
     def of(cls, enriched: EnrichedArticle, registry: ActorNames) -> ArticleView:
@@ -83,6 +85,28 @@ class ArticleView:
             domain=article.domain.casefold(),
             lang=(article.language or "").casefold(),
             tags={t.casefold() for t in article.tags},
+        )
+
+    @classmethod
+    def of_link(cls, link: ClaimLink, registry: ActorNames) -> ArticleView:
+        """A claim link as the rules see it: ``claim:`` its kind, the speakers of both
+        claims, words of both claims' wordings (body) and of the article's title."""
+        title = words(link.title)
+        body = [w for content in link.contents for w in words(content)]
+        domain = (urlsplit(link.url).hostname or "").casefold()
+        speakers = _resolved(set(link.speakers), registry)
+        return cls(
+            title_words=set(title),
+            body_words=set(body),
+            all_words=set(title) | set(body),
+            title_joined=f" {' '.join(title)} ",
+            body_joined=" " + " | ".join(" ".join(words(c)) for c in link.contents) + " ",
+            actors=set(speakers),
+            speakers=speakers,
+            outlet=(link.outlet or "").casefold(),
+            domain=domain.removeprefix("www."),
+            lang="",
+            claim_links={link.kind},
         )
 
 
@@ -143,6 +167,12 @@ def _actor_test(term: Term, names: frozenset[str]) -> Test:
 @stream_test("speaker")
 def _speaker_test(term: Term, names: frozenset[str]) -> Test:
     return lambda v: not names.isdisjoint(v.speakers)
+
+
+@stream_test("claim")
+def _claim_test(term: Term, names: frozenset[str]) -> Test:
+    (value,) = names
+    return lambda v: value in v.claim_links
 
 
 @stream_test("outlet")

@@ -286,6 +286,9 @@ class _Parser:
         value = " ".join(token.text.split())
         if not value:
             raise self.error("empty phrase", token)
+        allowed = FIELDS[field].values
+        if allowed and value.casefold() not in allowed:
+            raise self.error(f"{field}: takes {' or '.join(allowed)}, not {value!r}", token)
         tokens: tuple[str, ...] = ()
         if FIELDS[field].words:
             tokens = tuple(words(value))

@@ -14,6 +14,9 @@ class ClaimSource(Record):
     """One article that reports the claim (keyed by article id: a replay adds nothing)."""
 
     article_id: str
+    story: str | None = Field(
+        None, description="the article's story cluster: a copy from the same outlet adds nothing"
+    )
     outlet: str | None = None
     url: str | None = None
     seen_at: datetime = Field(description="the article's publication time, else fetch time")

@@ -88,6 +88,7 @@ class Statement:
     url: str | None
     seen_at: datetime
     claim: Claim
+    story: str | None = None  # the story cluster (copies of one story share it)
 
     @property
     def speaker(self) -> str:
@@ -100,7 +101,9 @@ def statements(record: EnrichedArticle) -> list[Statement]:
     article = record.article
     seen_at = article.published_at or article.fetched_at
     return [
-        Statement(article.id, i, article.outlet, article.url, seen_at, claim)
+        Statement(
+            article.id, i, article.outlet, article.url, seen_at, claim, record.story.cluster_id
+        )
         for i, claim in enumerate(record.claims)
         if claim.speaker
     ]
@@ -284,6 +287,7 @@ class ClaimTracker:
     def _source(st: Statement) -> ClaimSource:
         return ClaimSource(
             article_id=st.article_id,
+            story=st.story,
             outlet=st.outlet,
             url=st.url,
             seen_at=st.seen_at,
@@ -296,7 +300,7 @@ class ClaimTracker:
             wordings.append(set(st.claim.terms))
         terms = list(dict.fromkeys([*claim.terms, *st.claim.terms]))[: self.max_terms]
         sources, count = claim.sources, claim.source_count
-        if st.article_id not in claim.article_ids:
+        if st.article_id not in claim.article_ids and not self._copy_held(claim, st):
             count += 1
             if len(sources) < self.max_sources:
                 sources = sorted(
@@ -321,6 +325,30 @@ class ClaimTracker:
         if all(getattr(claim, k) == v for k, v in update.items()):
             return claim
         return claim.model_copy(update={**update, "revision": claim.revision + 1})
+
+    @staticmethod
+    def _copy_held(claim: TrackedClaim, st: Statement) -> bool:
+        """A copy of a story (same cluster) from an outlet that already reported the claim
+        in that story: the same report again (another URL, a re-publication), no source."""
+        return st.story is not None and any(
+            s.story == st.story and s.outlet == st.outlet for s in claim.sources
+        )
+
+    def forget(self, claim_id: str) -> bool:
+        """Drop one claim from the state (the stage's bound on all claims held); links to
+        it stay in other claims as ids. False if it is not held."""
+        claim = self._find(claim_id)
+        if claim is None:
+            return False
+        rest = [c for c in self.store.get(claim.speaker, []) if c.claim_id != claim_id]
+        if rest:
+            self.store[claim.speaker] = rest
+            self._reindex(claim.speaker, rest)
+        else:
+            del self.store[claim.speaker]
+            self._reindex(claim.speaker, [])
+            self._ids_of.pop(claim.speaker, None)
+        return True
 
     def _save(self, speaker: str, claims: list[TrackedClaim]) -> None:
         if len(claims) > self.max_claims:

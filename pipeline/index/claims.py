@@ -9,12 +9,14 @@ expected outcome of a duplicate, counted and not raised.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from elasticsearch import Elasticsearch, helpers
 
 from pipeline.claims.model import TrackedClaim
+from pipeline.index.sink import BulkDoc
 
 
 @dataclass
@@ -30,6 +32,15 @@ def latest(claims: Iterable[TrackedClaim]) -> list[TrackedClaim]:
         if c.claim_id not in newest or c.revision > newest[c.claim_id].revision:
             newest[c.claim_id] = c
     return list(newest.values())
+
+
+def bulk_docs(claims: Iterable[TrackedClaim]) -> list[BulkDoc[TrackedClaim]]:
+    """The worker's writes (pipeline.index.sink.BulkWriter): the same id, external version
+    and document as ``write_claims``, one per claim (its newest revision)."""
+    return [
+        BulkDoc(c, c.claim_id, json.dumps(c.document()).encode(), version=c.revision)
+        for c in latest(claims)
+    ]
 
 
 def write_claims(client: Elasticsearch, index: str, claims: Iterable[TrackedClaim]) -> ClaimWrites:

@@ -70,11 +70,14 @@ class BulkResult(Generic[R]):
     indexed: list[str] = field(default_factory=list)
     rejected: list[tuple[R, str]] = field(default_factory=list)
     retries: int = 0
+    #: versioned documents refused as version conflicts: that version (or a newer) is there
+    unchanged: list[str] = field(default_factory=list)
 
     def extend(self, other: BulkResult[R]) -> None:
         self.indexed += other.indexed
         self.rejected += other.rejected
         self.retries += other.retries
+        self.unchanged += other.unchanged
 
 
 SinkResult = BulkResult[EnrichedArticle]
@@ -87,6 +90,9 @@ class BulkDoc(Generic[R]):
     record: R
     id: str
     source: bytes
+    #: an external version (the claims' revision): a write of a version already stored,
+    #: or an older one, is refused by Elasticsearch and counted as unchanged, not rejected
+    version: int | None = None
 
 
 _Item = BulkDoc[EnrichedArticle]
@@ -165,10 +171,11 @@ class BulkWriter(Generic[R]):
             )
             await self._sleep(delay)
         log.info(
-            "bulk %s: docs=%d indexed=%d rejected=%d retries=%d bytes=%d took=%.3fs",
+            "bulk %s: docs=%d indexed=%d unchanged=%d rejected=%d retries=%d bytes=%d took=%.3fs",
             self._target,
             len(docs),
             len(result.indexed),
+            len(result.unchanged),
             len(result.rejected),
             result.retries,
             sum(len(d.source) for d in docs),
@@ -188,6 +195,9 @@ class BulkWriter(Generic[R]):
                 action = {"index": {"_index": self._target, "_id": doc.id}}
                 if self._require_alias:
                     action["index"]["require_alias"] = True
+            if doc.version is not None:
+                action["index"]["version"] = doc.version
+                action["index"]["version_type"] = "external"
             lines += [json.dumps(action).encode(), doc.source]
         return lines
 
@@ -203,6 +213,8 @@ class BulkWriter(Generic[R]):
             status = op["status"]
             if status < 300:
                 result.indexed.append(doc.id)
+            elif status == 409 and doc.version is not None:
+                result.unchanged.append(doc.id)
             elif status in RETRYABLE_STATUS:
                 retry.append(doc)
                 reason = f"item {status} {op.get('error', {}).get('type', '')}".strip()

@@ -39,6 +39,8 @@ KAFKA_ACLS: dict[str, tuple[Acl, ...]] = {
         ("topic", "wirewatch.alerts", "literal", ("Read", "Write", "Describe")),
         ("topic", "wirewatch.alert-rules", "literal", ("Read", "Describe")),
         ("topic", "wirewatch.dead-letter", "literal", ("Write", "Describe")),
+        ("topic", "wirewatch.claim-statements", "literal", ("Read", "Write", "Describe")),
+        ("topic", "wirewatch.claim-changes", "literal", ("Read", "Write", "Describe")),
         (
             "topic",
             "wirewatch-worker-",

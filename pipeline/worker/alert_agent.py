@@ -1,6 +1,7 @@
 """The alert stage's Faust agents (the logic they run is in pipeline.alerts, server-free).
 
     wirewatch.articles.enriched --evaluate--> wirewatch.alert-matches (key: alert id)
+    wirewatch.claim-changes     --claims----> wirewatch.alert-matches (claim:changed/disputed)
     wirewatch.alert-matches     --track-----> wirewatch.alerts        (key: alert id)
     wirewatch.alerts            --deliver---> the alerts index
     wirewatch.alerts            --webhooks--> the rules' webhooks (first firings only)
@@ -10,6 +11,8 @@
   restart; each changelog event updates the worker's RuleIndex.
 * evaluate: one EnrichedArticle -> the candidate alerts of the rules it matches, re-keyed
   by alert id so every copy of a story reaches the same ``track`` partition.
+* claims: a claim link (pipeline.worker.claims_agent) -> the candidate alerts of the
+  rules with a ``claim:`` term it matches, keyed rule id + pair key: once per pair.
 * track: once per rule per story cluster (AlertTracker over the ``alert-state`` table);
   a surge rule's matches are keyed by its rule id instead and counted per window of event
   time (SurgeTracker over the ``alert-surge`` table, pipeline.alerts.surge).
@@ -46,14 +49,27 @@ from pipeline.alerts.delivery import (
     deliver,
     redact,
 )
-from pipeline.alerts.engine import AlertTracker, RuleIndex, candidate_alert, is_first_firing
+from pipeline.alerts.engine import (
+    AlertTracker,
+    RuleIndex,
+    candidate_alert,
+    candidate_link_alert,
+    is_first_firing,
+)
 from pipeline.alerts.matcher import ActorNames
 from pipeline.alerts.rules import apply_message
 from pipeline.alerts.surge import SurgeTracker, is_surge_firing, surge_candidate
 from pipeline.index.sink import BulkDoc, BulkWriter
-from pipeline.records import Alert, AlertRule, Delivery, EnrichedArticle
+from pipeline.records import Alert, AlertRule, ClaimLink, Delivery, EnrichedArticle
 from pipeline.settings import Settings
-from pipeline.topics import ALERT_MATCHES, ALERT_RULES, ALERTS, ARTICLES_ENRICHED, qualified
+from pipeline.topics import (
+    ALERT_MATCHES,
+    ALERT_RULES,
+    ALERTS,
+    ARTICLES_ENRICHED,
+    CLAIM_CHANGES,
+    qualified,
+)
 from pipeline.worker.channels import raw_topic
 from pipeline.worker.deadletter import DeadLetters
 from pipeline.worker.outcomes import Outcome
@@ -105,6 +121,7 @@ class AlertStage:
         )
         self.enriched_topic = raw_topic(app, ARTICLES_ENRICHED, settings)
         self.matches_topic = raw_topic(app, ALERT_MATCHES, settings)
+        self.claim_changes_topic = raw_topic(app, CLAIM_CHANGES, settings)
         self.alerts_topic = raw_topic(app, ALERTS, settings)
         self.alerts_topic_name = qualified(ALERTS, settings.topic_prefix)
         self.dead_letters = DeadLetters(app, settings)
@@ -180,6 +197,9 @@ class AlertStage:
         self.agents["evaluate"] = self.app.agent(
             self.enriched_topic, name=f"{ident}.alerts-evaluate"
         )(self.evaluate_agent)
+        self.agents["claims"] = self.app.agent(
+            self.claim_changes_topic, name=f"{ident}.alerts-claims"
+        )(self.evaluate_links_agent)
         self.agents["track"] = self.app.agent(self.matches_topic, name=f"{ident}.alerts-track")(
             self.track_agent
         )
@@ -221,6 +241,21 @@ class AlertStage:
         shape = Stage(STAGE, EnrichedArticle.from_json, self.dead_letters)
         async for _ in shape.run_each(stream, self.evaluate):
             pass
+
+    async def evaluate_links_agent(self, stream: Any) -> None:
+        shape = Stage("alert-claims", ClaimLink.from_json, self.dead_letters)
+        async for _ in shape.run_each(stream, self.evaluate_link):
+            pass
+
+    async def evaluate_link(self, item: Item[ClaimLink]) -> Outcome:
+        """A claim link against the claim rules: once per rule per pair (the track agent
+        drops a redelivered link: same alert id, same article)."""
+        matches = self.index.evaluate_link(item.record)
+        ALERT_EVENTS.labels("claim_matched" if matches else "claim_no_match").inc()
+        for match in matches:
+            candidate = candidate_link_alert(match, item.record)
+            await self.matches_topic.send(key=candidate.id.encode(), value=candidate.to_json())
+        return "processed"
 
     async def evaluate(self, item: Item[EnrichedArticle]) -> Outcome:
         matches = self.index.evaluate(item.record)  # never raises: a failing rule is skipped

@@ -32,6 +32,7 @@ STAGE_MODULES: dict[str, str] = {
     "events": "pipeline.worker.events_agent",
     "alert": "pipeline.worker.alert_agent",
     "index": "pipeline.worker.index_agent",
+    "claims": "pipeline.worker.claims_agent",
 }
 AGENT_MODULES: tuple[str, ...] = tuple(STAGE_MODULES.values())
 

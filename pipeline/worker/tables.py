@@ -46,12 +46,22 @@ JSON_CODEC: Codec[Any] = Codec(encode=_json_encode, decode=json.loads)
 JSON_KEYS: Codec[str] = Codec(encode=_json_encode, decode=json.loads)
 
 
-def bytes_table(app: faust.App, name: str, *, partitions: int, help: str) -> faust.Table:
-    """A changelog-backed table of bytes -> bytes that Faust never tries to interpret."""
+def bytes_table(
+    app: faust.App, name: str, *, partitions: int, help: str, use_partitioner: bool = False
+) -> faust.Table:
+    """A changelog-backed table of bytes -> bytes that Faust never tries to interpret.
+
+    ``use_partitioner``: the changelog partition comes from the key, not from the event
+    being processed, so a batch stage (``take_events``: no current event) may write; only
+    for a one-partition table, where the partitioner can choose nothing but 0.
+    """
+    if use_partitioner and partitions != 1:
+        raise ValueError(f"table {name}: use_partitioner needs one partition, not {partitions}")
     return app.Table(
         name,
         default=None,
         partitions=partitions,
+        use_partitioner=use_partitioner,
         key_type=bytes,  # Faust derives the "raw" serializer for writes and recovery
         value_type=bytes,
         help=help,

@@ -14,6 +14,8 @@ from pipeline.records import (
     AlertRule,
     Article,
     Claim,
+    ClaimLink,
+    ClaimStatements,
     DeadLetter,
     DedupedArticle,
     EnrichedArticle,
@@ -83,6 +85,37 @@ SAMPLES = {
     "wirewatch.alert-rules": AlertRule(id="r1", name="Putin", query='actor:"Vladimir Putin"'),
     "wirewatch.dead-letter": DeadLetter(
         stage="dedup", reason="bad json", error_type="ValueError", payload="{"
+    ),
+    "wirewatch.claim-statements": ClaimStatements(
+        article_id="0" * 40,
+        cluster_id="c1",
+        url="https://example.com/a",
+        title="t",
+        seen_at=datetime(2026, 1, 1, tzinfo=UTC),
+        claims=[
+            Claim(
+                content=Span(start=11, end=20, text="something"),
+                speaker="Vladimir Putin",
+                kind="indirect",
+                terms=["something"],
+            )
+        ],
+    ),
+    "wirewatch.claim-changes": ClaimLink(
+        kind="changed",
+        pair_key="updates:b:a",
+        claim_id="b",
+        other_id="a",
+        speakers=["Valery Gerasimov", "Valery Gerasimov"],
+        contents=["retook 90 per cent", "retook 86 per cent"],
+        unit="percent",
+        value=90.0,
+        other_value=86.0,
+        article_id="0" * 40,
+        cluster_id="c1",
+        url="https://example.com/a",
+        title="t",
+        seen_at=datetime(2026, 1, 1, tzinfo=UTC),
     ),
 }
 

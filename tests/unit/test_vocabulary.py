@@ -21,8 +21,9 @@ def test_every_field_has_an_es_translation_and_a_stream_test() -> None:
 
 
 def test_every_field_parses_and_translates() -> None:
-    for name in vocabulary.FIELDS:
-        term = parse(f'{name}:"some value"')
+    for name, field in vocabulary.FIELDS.items():
+        value = field.values[0] if field.values else "some value"
+        term = parse(f'{name}:"{value}"')
         assert term_query(term, IdentityNames()) and term_query(term, IdentityNames(), True)
 
 

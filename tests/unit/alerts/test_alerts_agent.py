@@ -33,7 +33,7 @@ def test_rules_table_reads_the_rules_topic_under_its_real_name(stage: AlertStage
 def test_state_table_is_copartitioned_with_the_matches_topic(stage: AlertStage) -> None:
     assert stage.state_table.partitions == ALERT_MATCHES.partitions
     assert stage.surge_table.partitions == ALERT_MATCHES.partitions  # keyed "<rule>:surge"
-    assert set(stage.agents) == {"evaluate", "track", "deliver", "webhooks"}
+    assert set(stage.agents) == {"evaluate", "claims", "track", "deliver", "webhooks"}
 
 
 def test_rule_events_update_the_live_index(stage: AlertStage) -> None:

@@ -145,3 +145,25 @@ def test_story_upserts_carry_the_newest_count_once_per_cluster() -> None:
             }
         }
     ]
+
+
+def test_versioned_documents_carry_their_version_and_a_conflict_is_unchanged() -> None:
+    from pipeline.claims.tracker import track
+    from pipeline.index.claims import bulk_docs
+    from pipeline.index.sink import BulkWriter
+
+    claims = track([samples.enriched(1), samples.enriched(2)]).claims()
+    docs = bulk_docs(claims)
+    assert [d.version for d in docs] == [c.revision for c in claims]
+
+    def statuses(n: int, action: dict) -> int:
+        assert action["index"]["version_type"] == "external"
+        return 201 if n == 0 else 409  # the second: this revision is there already
+
+    client = ScriptedClient([statuses])
+    writer = BulkWriter(client, "claims", retry_timeout_s=1.0)  # type: ignore[arg-type]
+    result = asyncio.run(writer.write(docs[:2]))
+    assert result.indexed == [docs[0].id] and result.unchanged == [docs[1].id]
+    assert result.rejected == []
+    (bulk,) = client.bulks
+    assert [a["index"]["version"] for a in bulk[0::2]] == [d.version for d in docs[:2]]
