@@ -27,12 +27,15 @@ from datetime import datetime, timedelta
 
 from pipeline.claims.model import TrackedClaim
 from pipeline.claims.tracker import ClaimChange, ClaimTracker, Statement
-from pipeline.records import ClaimLink, ClaimStatements, EnrichedArticle
+from pipeline.records import ClaimLink, ClaimStatements, EnrichedArticle, utcnow
 
 #: the largest value written to the table (Kafka's default message limit is 1 MB)
 MAX_VALUE_BYTES = 512 * 1024
 #: a wording kept whole in a cut claim is at most this long
 CUT_CONTENT_CHARS = 2000
+
+#: how far past the clock stream time may go (publication times are the feeds' word)
+FUTURE_SLACK = timedelta(days=1)
 
 CLAIM = b"c:"
 SPEAKER = b"s:"
@@ -229,7 +232,8 @@ class ClaimState:
             claims = self.store.all_claims.values()
             self._heap = [(c.last_seen, c.claim_id) for c in claims]
             heapq.heapify(self._heap)
-            self._newest = max((c.last_seen for c in claims), default=None)
+            ceiling = utcnow() + FUTURE_SLACK
+            self._newest = max((min(c.last_seen, ceiling) for c in claims), default=None)
         return self._tracker
 
     def __len__(self) -> int:
@@ -256,12 +260,16 @@ class ClaimState:
                 record.cluster_id,
             )
             changes.extend(tracker.observe_statement(st))
+        # a publication time in the future (a feed's bad date) must not age every claim
+        # out: stream time goes no further than a day past the clock
+        ceiling = utcnow() + FUTURE_SLACK
         for change in changes:
             for c in (change.claim, change.other):
                 if c is not None:
                     heapq.heappush(self._heap, (c.last_seen, c.claim_id))
-                    if self._newest is None or c.last_seen > self._newest:
-                        self._newest = c.last_seen
+                    seen = min(c.last_seen, ceiling)
+                    if self._newest is None or seen > self._newest:
+                        self._newest = seen
         if offset is not None:
             self.store.set_offset(offset)
         return changes

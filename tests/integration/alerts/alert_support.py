@@ -28,11 +28,15 @@ class Receiver:
             return [r for r in self.requests if r["path"] == path]
 
 
-WORKER = (
-    "from pipeline.worker.app import create_app\n"
-    "app = create_app(agent_modules=('pipeline.worker.alert_agent',))\n"
-    "app.main()\n"
-)
+def worker_script(modules: tuple[str, ...]) -> str:
+    return (
+        "from pipeline.worker.app import create_app\n"
+        f"app = create_app(agent_modules={modules!r})\n"
+        "app.main()\n"
+    )
+
+
+WORKER = worker_script(("pipeline.worker.alert_agent",))
 
 
 @dataclass
@@ -43,13 +47,14 @@ class Worker:
     web: str
     log: Path
     process: subprocess.Popen | None = None
+    script: str = WORKER
 
     def start(self) -> None:
         from helpers import wait_until
 
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", WORKER, "worker", "--loglevel", "info"],
+                [sys.executable, "-c", self.script, "worker", "--loglevel", "info"],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

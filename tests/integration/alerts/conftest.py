@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from alert_support import Receiver, Worker
+from alert_support import WORKER, Receiver, Worker, worker_script
 from elasticsearch import Elasticsearch
 from helpers import drop_indices_and_templates
 
@@ -39,6 +39,7 @@ def alert_settings(stack: LocalStack) -> Settings:
         stories_index=f"{prefix}-stories",
         events_index=f"{prefix}-events",
         alerts_index=f"{prefix}-alerts",
+        claims_index=f"{prefix}-claims",
         topic_prefix=f"{prefix}.",
         alert_webhook_attempts=2,
         alert_webhook_timeout_s=2.0,
@@ -87,6 +88,39 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def alert_worker(alert_settings: Settings, es: Elasticsearch, tmp_path: Path) -> Iterator[Worker]:
+    worker = _worker(alert_settings, tmp_path)
+    try:
+        worker.start()
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def claims_worker(alert_settings: Settings, es: Elasticsearch, tmp_path: Path) -> Iterator[Worker]:
+    """A worker running the claims stage and the alert stage (claim rules are alerts)."""
+    worker = _worker(
+        alert_settings,
+        tmp_path,
+        worker_script(("pipeline.worker.claims_agent", "pipeline.worker.alert_agent")),
+        # the corpus spans January to April 2025: keep every claim (the default 30-day
+        # window would forget January's claims once April's arrive; a replay then re-tracks
+        # them, as it should)
+        {"WIREWATCH_CLAIMS_WINDOW_DAYS": "365"},
+    )
+    try:
+        worker.start()
+        yield worker
+    finally:
+        worker.stop()
+
+
+def _worker(
+    alert_settings: Settings,
+    tmp_path: Path,
+    script: str = WORKER,
+    extra_env: dict[str, str] | None = None,
+) -> Worker:
     port = free_port()
     env = {
         **os.environ,
@@ -94,6 +128,7 @@ def alert_worker(alert_settings: Settings, es: Elasticsearch, tmp_path: Path) ->
         "WIREWATCH_ES_URL": alert_settings.es_url or "",
         "WIREWATCH_TOPIC_PREFIX": alert_settings.topic_prefix,
         "WIREWATCH_ALERTS_INDEX": alert_settings.alerts_index,
+        "WIREWATCH_CLAIMS_INDEX": alert_settings.claims_index,
         "WIREWATCH_INDEX_ALIAS": alert_settings.index_alias,
         "WIREWATCH_HOME": str(tmp_path / "home"),
         "WIREWATCH_WORKER_WEB_PORT": str(port),
@@ -101,11 +136,7 @@ def alert_worker(alert_settings: Settings, es: Elasticsearch, tmp_path: Path) ->
         "WIREWATCH_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # the receiver is on loopback
         "WIREWATCH_ALERT_WEBHOOK_TIMEOUT_S": "2",
         "HOOK_SECRET": "s3cret",
+        **(extra_env or {}),
     }
     (tmp_path / "home" / "worker").mkdir(parents=True)  # faust creates only the last level
-    worker = Worker(env, f"http://127.0.0.1:{port}", tmp_path / "worker.log")
-    try:
-        worker.start()
-        yield worker
-    finally:
-        worker.stop()
+    return Worker(env, f"http://127.0.0.1:{port}", tmp_path / "worker.log", script=script)

@@ -34,6 +34,7 @@ def settings(stack, run_id: str, tmp_path: Path) -> Settings:
         stories_index=f"t{run_id}-stories",
         events_index=f"t{run_id}-events",
         alerts_index=f"t{run_id}-alerts",
+        claims_index=f"t{run_id}-claims",
         home=tmp_path / "home",
         worker_web_port=free_port(),
     )

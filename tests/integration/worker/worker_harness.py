@@ -103,6 +103,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "stories_index",
         "events_index",
         "alerts_index",
+        "claims_index",
         "home",
         "worker_web_port",
     ):

@@ -3,7 +3,7 @@ round trip a Faust changelog replays, the bounds, idempotence and the links it e
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from pipeline.claims.state import (
 )
 from pipeline.records import ClaimStatements, EnrichedArticle
 
-from .test_tracker import DRONES, G86_A, G86_B, G90, KYIV_40, article
+from .test_tracker import DRONES, G86_A, G86_B, G90, KYIV_40, T0, article
 
 
 def message(record: EnrichedArticle, story: str | None = None) -> ClaimStatements:
@@ -181,3 +181,12 @@ def test_an_article_without_speakers_sends_no_statements(speakers: int) -> None:
             update={"claims": [c.model_copy(update={"speaker": None}) for c in record.claims]}
         )
     assert (statements_of(record) is None) == (not speakers)
+
+
+def test_a_future_publication_time_does_not_age_every_claim_out() -> None:
+    state = ClaimState({}, window=timedelta(days=30))
+    now = (datetime.now(UTC) - T0).total_seconds() / 3600  # hours after T0
+    run(state, [message(article("n1", "courier", now, G86_A))])
+    future = message(article("f1", "courier", now + 24 * 365 * 50, DRONES))  # 50 years on
+    run(state, [future], first_offset=1)
+    assert len(state) == 2  # stream time stops a day past the clock: today's claim stays
