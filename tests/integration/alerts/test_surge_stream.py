@@ -1,6 +1,7 @@
 """A surge rule through the real worker on Kafka and Elasticsearch: distinct stories per
-window of event time, one firing per surge, re-armed after it subsided, updates indexed
-but not re-sent, webhooks with the alert id as Idempotency-Key."""
+window of event time, state recovered from its changelog after a restart, one firing per
+surge, re-armed after it subsided, updates indexed but not re-sent, webhooks with the
+alert id as Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -88,8 +89,13 @@ def test_surge_rule_fires_once_per_surge_and_rearms(
     seen = produce_and_wait([*history, *hour4], 0)
     assert docs() == {}  # hour 4 is not decided before its baseline's windows close
 
+    # a restart: the surge state of phase A now exists only in the alert-surge changelog
+    alert_worker.stop()
+    alert_worker.start()
+    seen = 0  # the new process counts from zero
+
     # phase B: an article 6 h after hour 4 closes hours 0-3; hour 4 (4 stories against a
-    # baseline of 1 per hour: level max(3, 3 x 1) = 3) fires
+    # baseline of 1 per hour: level max(3, 3 x 1) = 3) fires, from the recovered state
     seen = produce_and_wait([at(10.1, 10)], seen)
     first_id = "kursk-surge:surge:2025-03-13T04:00:00+00:00"
     fired = wait_until(lambda: docs().get(first_id), timeout=60, message="first surge indexed")
