@@ -51,6 +51,11 @@ def check_rule(rule: AlertRule) -> Node:
     node = parse(rule.query)
     if not positive_only(node):
         raise QuerySyntaxError("a rule needs at least one term that is not negated", rule.query, 0)
+    if rule.surge is not None and any(t.field == "claim" and not n for t, n in iter_terms(node)):
+        # claim rules alert per claim change (their matches are links, not articles)
+        raise QuerySyntaxError(
+            "a surge rule counts articles: it cannot have a claim: term", rule.query, 0
+        )
     return node
 
 

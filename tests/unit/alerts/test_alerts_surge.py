@@ -298,3 +298,15 @@ def test_stream_candidates_carry_event_time_and_event(make_article) -> None:
     assert tracker.observe(r, same_event).counted == "repeat"
     other = c.model_copy(update={"cluster_id": "c11", "article_id": "x3", "event_id": "ev2"})
     assert tracker.observe(r, other).counted == "counted"
+
+
+def test_a_surge_rule_cannot_watch_claim_changes() -> None:
+    from pipeline.alerts.engine import RuleIndex, check_rule
+    from pipeline.alerts.query import QuerySyntaxError
+
+    bad = rule().model_copy(update={"query": "claim:changed kursk"})
+    with pytest.raises(QuerySyntaxError, match="cannot have a claim: term"):
+        check_rule(bad)
+    index = RuleIndex()
+    assert index.upsert(bad) is False and "kursk" in index.rejected  # never loaded either
+    check_rule(rule().model_copy(update={"query": "kursk NOT claim:disputed"}))  # negated: fine
