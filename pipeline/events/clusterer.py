@@ -196,20 +196,36 @@ class EventClusterer:
         for key in query:
             for eid in self._postings.get(key, ()):
                 hits[eid] += vector[key]
-        candidates = []
-        for eid, score in hits.items():
-            entry = self._entries[eid]
-            if seen - window <= entry.last_seen and entry.first_seen <= seen + window:
-                candidates.append((-score, eid))
-        candidates.sort()
+        entries = self._entries
+        candidates = heapq.nsmallest(
+            self.config.max_candidates,
+            (
+                (-score, eid)
+                for eid, score in hits.items()
+                if seen - window <= entries[eid].last_seen
+                and entries[eid].first_seen <= seen + window
+            ),
+        )
         norm = math.sqrt(sum(w * w for w in vector.values()))
+        # The document frequencies do not change while one article is scored: one idf per
+        # key, computed as idf() does, inline (this loop is the stage's main cost).
+        postings, events, log = self._postings, len(entries) + 1, math.log
+        idf: dict[str, float] = {}
+        actor_weight = self.config.actor_weight
         best: tuple[float, str] | None = None
-        for _, eid in candidates[: self.config.max_candidates]:
-            entry = self._entries[eid]
-            centroid = self._vector(entry.terms, {})
-            centroid.update(
-                (k, v * self.idf(k) * self.config.actor_weight) for k, v in entry.actors.items()
-            )
+        for _, eid in candidates:
+            entry = entries[eid]
+            centroid: dict[str, float] = {}
+            for k, c in entry.terms.items():
+                w = idf.get(k)
+                if w is None:
+                    w = idf[k] = log(events / (len(postings.get(k, ())) + 1)) + 1.0
+                centroid[k] = (1.0 + log(c) if c >= 1.0 else c) * w  # _log_weight(c) * idf
+            for k, v in entry.actors.items():
+                w = idf.get(k)
+                if w is None:
+                    w = idf[k] = log(events / (len(postings.get(k, ())) + 1)) + 1.0
+                centroid[k] = v * w * actor_weight
             dot = sum(w * vector[k] for k, w in centroid.items() if k in vector)
             if dot <= 0.0:
                 continue
@@ -217,7 +233,7 @@ class EventClusterer:
             # the most similar event wins; ties go to the older event, then the smaller id
             if best is None or (similarity, -entry.first_seen) > (
                 best[0],
-                -self._entries[best[1]].first_seen,
+                -entries[best[1]].first_seen,
             ):
                 best = (similarity, eid)
         return best
