@@ -33,6 +33,38 @@ def wait_until(
         time.sleep(interval)
 
 
+def wait_for_count(
+    count: Callable[[], int],
+    target: int,
+    stall: float,
+    message: str = "",
+    describe: Callable[[], str] | None = None,
+    interval: float = 0.5,
+) -> int:
+    """Poll ``count()`` until it reaches ``target``; fail once it has not moved for ``stall``
+    seconds (a stuck pipeline fails in ``stall``, a slow but moving one is given time).
+
+    ``describe()`` is appended to the failure (worker log tails, lag) to say why it stuck.
+    """
+    last = -1
+    moved_at = time.monotonic()
+    while True:
+        try:
+            now = count()
+        except Exception:  # the server may not answer yet: no progress
+            now = last
+        if now >= target:
+            return now
+        if now != last:
+            last, moved_at = now, time.monotonic()
+        elif time.monotonic() - moved_at >= stall:
+            detail = f"\n{describe()}" if describe else ""
+            raise AssertionError(
+                f"stuck at {last}/{target} for {stall:.0f}s: {message}{detail}"
+            )
+        time.sleep(interval)
+
+
 def drop_indices_and_templates(client: Any, settings: Any) -> None:
     """Delete the articles/stories/alerts indices and templates a test's settings named.
 

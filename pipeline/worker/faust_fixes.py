@@ -12,14 +12,30 @@ Records are acknowledged out of order whenever an agent runs with ``concurrency`
 (the webhook agent) or several agents read one topic (the alerts topic). The fixed
 guard commits nothing until the head itself is acknowledged; with no committed offset
 yet (a new group) it is unchanged.
+
+No seek for a partition nothing was committed on (aiokafka 0.14.0, under faust 0.15.3).
+On every rebalance Faust drops the records it had fetched but not yet processed
+(``flow_control.clear()``) and relies on ``perform_seek`` to fetch them again from the
+committed offset. aiokafka's ``seek_to_committed`` seeks only where the committed offset
+is above 0, so a partition with no commit yet (a new group in its first seconds, a
+worker that joins while the first backlog is in flight) keeps its fetch position: the
+dropped records are never fetched again, nothing after them is committed, and the
+stream stalls for good (the scale-out test: 238 of 400 articles, then nothing). The
+fixed seek sends such a partition to its beginning, as ``auto_offset_reset=earliest``
+would on a fresh start; what was already processed is processed again, as after any
+redelivery, and every stage is idempotent for that.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+import aiokafka
+from aiokafka import TopicPartition
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.utils.functional import consecutive_numbers
 
 log = logging.getLogger(__name__)
@@ -54,8 +70,34 @@ def new_offset(self: Any, tp: Any) -> int | None:
     return int(batch[-1]) + 1
 
 
+async def seek_committed_or_beginning(
+    consumer: aiokafka.AIOKafkaConsumer, committing: Callable[[str], bool] = lambda _: True
+) -> dict[TopicPartition, int | None]:
+    """Every assigned partition to its committed offset; one of a ``committing`` topic with
+    none (or 0) to its beginning. Returns the committed offsets, as aiokafka's own does.
+
+    Only topics whose offsets are committed (stream sources): a changelog is never
+    committed, and Faust's recovery positions its partitions itself.
+    """
+    committed: dict[TopicPartition, int | None] = await consumer.seek_to_committed()
+    unset = [
+        tp
+        for tp, offset in committed.items()
+        if (offset is None or offset <= 0) and committing(tp.topic)
+    ]
+    if unset:
+        await consumer.seek_to_beginning(*unset)
+    return committed
+
+
+async def _thread_seek_to_committed(self: Any) -> Any:
+    committing = self.app.topics.acks_enabled_for
+    return await self.call_thread(seek_committed_or_beginning, self._ensure_consumer(), committing)
+
+
 def install() -> None:
     global _installed
     if not _installed:
         Consumer._new_offset = new_offset  # type: ignore[method-assign]
+        AIOKafkaConsumerThread.seek_to_committed = _thread_seek_to_committed  # type: ignore[method-assign]
         _installed = True

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
-from helpers import wait_until
+from helpers import wait_for_count, wait_until
 from worker_harness import Worker, doc_count, expected_clusters, indexed, produce
 
 from pipeline.records import Article
@@ -30,10 +30,12 @@ def test_second_worker_takes_a_share_and_clusters_stay_right(
     try:
         wait_until(lambda: worker.ready() and second.ready(), timeout=240, message="both ready")
         produce(settings, articles)
-        wait_until(
-            lambda: doc_count(es, settings) == len(expected),
-            timeout=600,
-            message=f"{len(expected)} unique articles indexed",
+        wait_for_count(
+            lambda: doc_count(es, settings),
+            len(expected),
+            stall=180,
+            message="unique articles indexed",
+            describe=lambda: f"{worker.describe()}\n{second.describe()}",
         )
         assert indexed(es, settings) == expected
         # the deduped topic's partitions are split between them: both enriched some

@@ -33,7 +33,7 @@ class Worker:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [WIREWATCH, "worker", "--loglevel", "info"],
+            [WIREWATCH, "worker", "--loglevel", os.environ.get("WIREWATCH_TEST_LOGLEVEL", "info")],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -71,6 +71,17 @@ class Worker:
             if all(f'{k}="{v}"' in line for k, v in labels.items()):
                 total += float(line.rsplit(" ", 1)[1])
         return total
+
+    def stream_counts(self) -> str:
+        """The stage outcome counters, for a failure message (empty if it cannot answer)."""
+        try:
+            lines = self.metrics().splitlines()
+        except httpx.HTTPError as exc:
+            return f"(no metrics: {exc})"
+        return "\n".join(x for x in lines if x.startswith("wirewatch_stream_records_total{"))
+
+    def describe(self, lines: int = 80) -> str:
+        return f"{self.log_path.name}:\n{self.stream_counts()}\n{self.tail(lines)}"
 
     def kill9(self) -> None:
         """SIGKILL the worker alone (its enrichment child notices and exits by itself)."""
