@@ -59,9 +59,7 @@ def wait_for_count(
             last, moved_at = now, time.monotonic()
         elif time.monotonic() - moved_at >= stall:
             detail = f"\n{describe()}" if describe else ""
-            raise AssertionError(
-                f"stuck at {last}/{target} for {stall:.0f}s: {message}{detail}"
-            )
+            raise AssertionError(f"stuck at {last}/{target} for {stall:.0f}s: {message}{detail}")
         time.sleep(interval)
 
 
