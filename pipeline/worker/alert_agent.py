@@ -73,7 +73,13 @@ from pipeline.topics import (
 from pipeline.worker.channels import raw_topic
 from pipeline.worker.deadletter import DeadLetters
 from pipeline.worker.outcomes import Outcome
-from pipeline.worker.stage import ElasticsearchRejected, Item, Rejected, Stage
+from pipeline.worker.stage import (
+    ElasticsearchRejected,
+    Item,
+    Rejected,
+    Stage,
+    keep_unacknowledged,
+)
 from pipeline.worker.tables import JSON_CODEC, CodecTable, bytes_table
 
 log = logging.getLogger(__name__)
@@ -363,18 +369,22 @@ class AlertStage:
             first = is_surge_firing(alert) if alert.surge else is_first_firing(alert)
             if not (first and compiled and compiled.rule.deliver):
                 continue
-            if self.draining:  # stopping: leave it unacknowledged, a restart sends it
-                await asyncio.Event().wait()  # parked until the agent is cancelled
-            self.in_flight += 1
-            self._idle.clear()
             try:
-                await self.post_webhooks(alert, compiled.rule)
-            except Exception:  # one delivery's bug must never take the worker down
-                log.exception("webhook delivery for alert %s failed", alert.id)
-            finally:
-                self.in_flight -= 1
-                if not self.in_flight:
-                    self._idle.set()
+                if self.draining:  # stopping: leave it unacknowledged, a restart sends it
+                    await asyncio.Event().wait()  # parked until the agent is cancelled
+                self.in_flight += 1
+                self._idle.clear()
+                try:
+                    await self.post_webhooks(alert, compiled.rule)
+                except Exception:  # one delivery's bug must never take the worker down
+                    log.exception("webhook delivery for alert %s failed", alert.id)
+                finally:
+                    self.in_flight -= 1
+                    if not self.in_flight:
+                        self._idle.set()
+            except BaseException:  # cancelled mid-delivery: a restart sends it again
+                keep_unacknowledged([event])
+                raise
 
     async def post_webhooks(self, alert: Alert, rule: AlertRule) -> None:
         for target in rule.deliver:

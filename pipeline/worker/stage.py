@@ -13,6 +13,13 @@ cannot become goes to the dead-letter topic with its reason:
   record's fault, so the crashing supervisor restarts the worker and Kafka redelivers
   what was not committed.
 
+A record is acknowledged (and so committed) only once its stage is done with it. Faust
+acknowledges a stream's current events in a ``finally``, even when the agent is leaving
+with an exception: cancelled by SIGTERM, or by a crash in another agent. Faust then
+commits on stop, so the records in hand would be lost unprocessed. ``keep_unacknowledged``
+takes one more reference on their messages first, which makes that acknowledgement a
+no-op; Kafka redelivers them to the next worker.
+
 ``Stage`` knows nothing of Faust: a "message" is anything with ``key``, ``value``,
 ``topic``, ``partition`` and ``offset`` (a Faust message, a kafka-python record), and the
 dead letters go through any :class:`pipeline.worker.deadletter.DeadLetterSink`, so
@@ -61,6 +68,14 @@ BatchHandler = Callable[[list[Item[T]]], Awaitable[Iterable[tuple[Item[T], Rejec
 EachHandler = Callable[[Item[T]], Awaitable[Outcome | None]]
 
 
+def keep_unacknowledged(events: Iterable[Any]) -> None:
+    """Leave these events' records uncommitted when the agent exits now (see module doc)."""
+    for event in events:
+        message = getattr(event, "message", None)
+        if message is not None and hasattr(message, "incref"):
+            message.incref()
+
+
 @dataclass
 class Stage(Generic[T]):
     name: str
@@ -104,19 +119,28 @@ class Stage(Generic[T]):
     ) -> AsyncIterator[int]:
         """A batch stage over a Faust stream; yields the processed count of each batch."""
         async for events in stream.take_events(size, within=within):
-            yield await self.process_batch([e.message for e in events], handle)
+            try:
+                processed = await self.process_batch([e.message for e in events], handle)
+            except BaseException:
+                keep_unacknowledged(events)
+                raise
+            yield processed
 
     async def run_each(self, stream: Any, handle: EachHandler[T]) -> AsyncIterator[Outcome]:
         """A per-record stage over a Faust stream; yields each record's outcome."""
         async for event in stream.events():
-            item = await self.decoded(event.message)
-            if item is None:
-                continue
             try:
-                outcome = await handle(item)
-            except Rejected as rejected:
-                await self.reject(item, rejected)
-                continue
+                item = await self.decoded(event.message)
+                if item is None:
+                    continue
+                try:
+                    outcome = await handle(item)
+                except Rejected as rejected:
+                    await self.reject(item, rejected)
+                    continue
+            except BaseException:
+                keep_unacknowledged([event])
+                raise
             if outcome is not None:
                 count(self.name, outcome)
                 yield outcome
