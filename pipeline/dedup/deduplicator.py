@@ -3,8 +3,12 @@
 Layers, cheapest first: the same article again (same id), the same URL (normalised URL or
 ``<link rel=canonical>``), the same body (hash of the normalised text), a near-duplicate
 body (MinHash LSH over word shingles, estimated Jaccard >= threshold). A copy joins the
-cluster of the article it matched; the first article of a cluster is its canonical copy and
-its id is the cluster id, so neither ever changes once indexed.
+cluster of the article it matched. The first article of a cluster gives the cluster its id,
+which never changes (alerts and the stories index are keyed by it). The canonical copy is
+chosen by the records alone: the earliest published copy (publication time clamped to the
+fetch time; the fetch time when undated), then the lowest id. A later-arriving copy that
+ranks better takes the canonical over, so the same copies give the same canonical in any
+arrival order (a replay after a crash, a record skipped and re-sent, two pollers racing).
 
 Decisions depend only on the state and the input, so replaying a partition after a crash
 reproduces the same clusters.
@@ -38,9 +42,15 @@ class DedupConfig:
 
 @dataclass
 class _Cluster:
-    canonical_id: str
     members: set[str] = field(default_factory=set)
     outlets: Counter[str] = field(default_factory=Counter)
+    # lowest (time, id) of any copy seen, evicted ones included: the canonical never moves
+    # because its article left the window, only because a better copy arrived
+    best: tuple[float, str] | None = None
+
+    def offer(self, rank: tuple[float, str] | None) -> None:
+        if rank is not None and (self.best is None or rank < self.best):
+            self.best = rank
 
 
 class Deduplicator:
@@ -90,9 +100,11 @@ class Deduplicator:
             self._lsh.add(aid, signature.decode(entry.signature))
         cluster = self._clusters.get(entry.cluster_id)
         if cluster is None:
-            cluster = self._clusters[entry.cluster_id] = _Cluster(entry.canonical_id)
+            cluster = self._clusters[entry.cluster_id] = _Cluster()
         cluster.members.add(aid)
         cluster.outlets[entry.outlet] += 1
+        cluster.offer(entry.rank)
+        cluster.offer(entry.canonical_rank)
         heapq.heappush(self._order, (entry.seen, aid))
 
     def _unindex(self, entry: Entry) -> None:
@@ -118,6 +130,7 @@ class Deduplicator:
     def assign(self, article: Article) -> StoryRef:
         """Cluster ``article``, record it in the state and return where it sits."""
         seen = article.fetched_at.timestamp()
+        published = article.published_at.timestamp() if article.published_at else None
         tokens = normalize.words(article.text)  # once: both the hash and the shingles use them
         content = normalize.hash_words(tokens)
         outlet = article.outlet or article.domain
@@ -137,20 +150,16 @@ class Deduplicator:
             entry.signature = signature.encode(sig) if sig is not None else None
             entry.url_keys = url_keys
             entry.seen = max(entry.seen, seen)
+            entry.published = published
             self.last_layer = "update"
             return self._commit(entry)
 
         match, target, similarity, sig = self._find(url_keys, content, tokens)
         self.last_layer = match
-        if target is None:
-            cluster_id = canonical_id = article.id
-        else:
-            cluster_id = target.cluster_id
-            canonical_id = target.canonical_id
         entry = Entry(
             article_id=article.id,
-            cluster_id=cluster_id,
-            canonical_id=canonical_id,
+            cluster_id=article.id if target is None else target.cluster_id,
+            canonical_id=article.id,  # set by _commit from the story's best copy
             match=match,
             seen=seen,
             content=content,
@@ -158,6 +167,7 @@ class Deduplicator:
             outlet=outlet,
             similarity=similarity,
             signature=signature.encode(sig) if sig is not None else None,
+            published=published,
         )
         return self._commit(entry)
 
@@ -198,8 +208,11 @@ class Deduplicator:
         return Entry.from_dict(self.store[article_id])
 
     def _commit(self, entry: Entry) -> StoryRef:
-        self.store[entry.article_id] = entry.to_dict()
         self._index(entry)
+        best = self._clusters[entry.cluster_id].best
+        if best is not None:
+            entry.canonical_time, entry.canonical_id = best
+        self.store[entry.article_id] = entry.to_dict()
         self.watermark = max(self.watermark, entry.seen)
         self._evict()
         return self._story(entry)
@@ -208,9 +221,10 @@ class Deduplicator:
         cluster = self._clusters.get(entry.cluster_id)
         size = len(cluster.members) if cluster else 1
         outlets = sorted(o for o in cluster.outlets if o) if cluster else [entry.outlet]
+        best = cluster.best if cluster else None
         return StoryRef(
             cluster_id=entry.cluster_id,
-            canonical_id=entry.canonical_id,
+            canonical_id=best[1] if best else entry.canonical_id,
             match=entry.match,
             similarity=entry.similarity,
             size=size,

@@ -18,7 +18,7 @@ Match = Literal["new", "url", "content", "near"]
 class Entry:
     article_id: str
     cluster_id: str
-    canonical_id: str
+    canonical_id: str  # the story's canonical when this entry was written (see below)
     match: Match
     seen: float  # epoch seconds of the article's fetch time; orders eviction
     content: str  # sha1 of the normalised body
@@ -26,6 +26,26 @@ class Entry:
     outlet: str = ""
     similarity: float | None = None
     signature: str | None = None  # base64 uint32 MinHash; None when too short to compare
+    # Canonical choice (issue 11): the copy with the lowest (time, id) is the story's canonical,
+    # time being its publication time (clamped to its fetch time), so the choice depends on
+    # the records only. ``published`` is this article's; ``canonical_id``/``canonical_time``
+    # the best copy its story had when this entry was written, so a canonical that left the
+    # window stays the canonical. None in entries written before this field existed.
+    published: float | None = None
+    canonical_time: float | None = None
+
+    @property
+    def rank(self) -> tuple[float, str]:
+        """This copy's claim to be canonical: lower wins (earliest published, then id)."""
+        when = self.seen if self.published is None else min(self.published, self.seen)
+        return (when, self.article_id)
+
+    @property
+    def canonical_rank(self) -> tuple[float, str] | None:
+        """The rank of the canonical recorded in this entry, when it was recorded."""
+        if self.canonical_time is None:
+            return None
+        return (self.canonical_time, self.canonical_id)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -43,7 +43,9 @@ def make_article(
     outlet: str | None = None,
     minutes: float = 0,
     canonical_url: str | None = None,
+    published: float | None = None,
 ) -> Article:
+    """``minutes``/``published``: fetch and publication time, minutes after T0."""
     domain = url.split("/")[2]
     return Article(
         id=hashlib.sha1(url.encode()).hexdigest(),
@@ -56,6 +58,7 @@ def make_article(
         title=title,
         text=text,
         fetched_at=T0 + timedelta(minutes=minutes),
+        published_at=None if published is None else T0 + timedelta(minutes=published),
     )
 
 
