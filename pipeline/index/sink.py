@@ -11,6 +11,9 @@ Contract with the caller (the Faust index agent, replay):
   in memory per sink.
 - Misconfiguration (no alias: setup not run; 401/403) raises :class:`SinkError` rather
   than dead-lettering every record.
+- A story's canonical copy can move (pipeline.dedup: a later-arriving copy published
+  earlier takes it over). The copies already indexed are then re-pointed in place (one
+  update-by-query per batch, idempotent), see :meth:`BulkSink._repoint`.
 One INFO line per batch summarises it.
 """
 
@@ -47,11 +50,17 @@ DOCUMENTS = Counter(
     "wirewatch_index_documents_total", "Articles the index sink finished with", ["status"]
 )
 RETRIES = Counter("wirewatch_index_retries_total", "Bulk attempts retried after a transient error")
+REPOINTED = Counter(
+    "wirewatch_index_canonical_repointed_total",
+    "Indexed copies re-pointed to their story's new canonical copy",
+)
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 BACKOFF_INITIAL_S = 0.2
 BACKOFF_MAX_S = 10.0
 ALIAS_CACHE_S = 30.0
+REPOINT_ROUNDS = 5  # re-reads when copies were rewritten while being re-pointed
+REPOINT_MAX_COPIES = 1000  # copies re-pointed per round (a story that big takes rounds)
 
 
 class SinkError(RuntimeError):
@@ -72,12 +81,15 @@ class BulkResult(Generic[R]):
     retries: int = 0
     #: versioned documents refused as version conflicts: that version (or a newer) is there
     unchanged: list[str] = field(default_factory=list)
+    # (index, id) of extra operations refused with 409: a newer version is stored
+    stale_extras: list[tuple[str, str]] = field(default_factory=list)
 
     def extend(self, other: BulkResult[R]) -> None:
         self.indexed += other.indexed
         self.rejected += other.rejected
         self.retries += other.retries
         self.unchanged += other.unchanged
+        self.stale_extras += other.stale_extras
 
 
 SinkResult = BulkResult[EnrichedArticle]
@@ -227,7 +239,9 @@ class BulkWriter(Generic[R]):
                 result.rejected.append((doc.record, _reason(status, op.get("error"))))
         for outcome in outcomes[len(pending) :]:
             op = outcome["index"]
-            if op["status"] >= 300 and op["status"] != 409:  # 409: a newer count is stored
+            if op["status"] == 409:  # a newer version is stored
+                result.stale_extras.append((str(op.get("_index")), str(op.get("_id"))))
+            elif op["status"] >= 300:
                 log.warning("bulk: extra %s not written: %s", op.get("_id"), op.get("error"))
         return retry, reason
 
@@ -250,6 +264,7 @@ class BulkSink:
         self._max_bytes = settings.es_bulk_max_bytes
         self._retry_timeout = settings.es_retry_timeout_s
         self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._sleep = sleep
         self._writer: BulkWriter[EnrichedArticle] = BulkWriter(
             client,
             self._alias,
@@ -276,7 +291,13 @@ class BulkSink:
         batch: list[_Item] = []
         size = 0
         now = utcnow()
+        newest = _newest_views(records)
         for record in records:
+            # copies of one story in one write carry its newest view of the canonical
+            canonical = newest[record.story.cluster_id].story.canonical_id
+            if record.story.canonical_id != canonical:
+                story = record.story.model_copy(update={"canonical_id": canonical})
+                record = record.model_copy(update={"story": story})
             source = json.dumps(to_document(record, ingested_at=now)).encode()
             if batch and (len(batch) >= self._max_docs or size + len(source) > self._max_bytes):
                 yield batch
@@ -291,21 +312,138 @@ class BulkSink:
     async def _write_batch(self, items: list[_Item]) -> SinkResult:
         # Several copies of one story in a batch: only the newest count matters; story
         # upserts are best effort once a bulk got through.
-        stories = self._story_ops([i.record for i in items])
-        stories += self._event_ops([i.record for i in items])
+        records = [i.record for i in items]
+        stories = self._story_ops(records)
+        stories += self._event_ops(records)
         result = await self._writer.write(items, homes=self._existing_homes, extra=stories)
         DOCUMENTS.labels("indexed").inc(len(result.indexed))
         DOCUMENTS.labels("rejected").inc(len(result.rejected))
+        stale = {id_ for index, id_ in result.stale_extras if index == self._stories_index}
+        moved = _moved_canonicals(records, stale)
+        if moved:
+            await self._repoint(moved)
         return result
+
+    # --- canonical moves ------------------------------------------------------------------
+
+    async def _repoint(self, hints: dict[str, str]) -> None:
+        """Re-point the indexed copies of each story in ``hints`` (cluster id -> canonical
+        id as this batch saw it) to the story's current canonical.
+
+        The current canonical is the stories-index document's (written with the newest
+        cluster view, ``external_gte`` on the size, read back in real time), else the
+        batch's. The alias is refreshed so the copies just written are found, then every
+        copy of the story naming another canonical is rewritten whole (the node has no
+        update-by-query or scripts), each guarded by its sequence number; a copy written
+        meanwhile is read again on the next round. Idempotent, and monotone: a batch with an
+        older view of a story either loses its story write (409) and reads the newer
+        canonical back, or carries the newer one itself.
+        """
+        started = time.monotonic()
+        deadline = started + self._retry_timeout
+        canonical = dict(hints)
+        if self._stories_index is not None:
+            response = await self._retrying(
+                deadline,
+                lambda: self._client.mget(
+                    index=self._stories_index, ids=sorted(hints), source=["canonical_id"]
+                ),
+            )
+            for doc in response["docs"]:
+                if doc.get("found"):
+                    canonical[doc["_id"]] = doc["_source"]["canonical_id"]
+        query = {
+            "bool": {
+                "should": [
+                    {
+                        "bool": {
+                            "filter": [{"term": {"story.cluster_id": cluster}}],
+                            "must_not": [{"term": {"story.canonical_id": canon}}],
+                        }
+                    }
+                    for cluster, canon in sorted(canonical.items())
+                ],
+                "minimum_should_match": 1,
+            }
+        }
+        repointed = conflicts = 0
+        for _round in range(REPOINT_ROUNDS):
+            await self._retrying(deadline, lambda: self._client.indices.refresh(index=self._alias))
+            found = await self._retrying(
+                deadline,
+                lambda: self._client.search(
+                    index=self._alias,
+                    query=query,
+                    size=REPOINT_MAX_COPIES,
+                    seq_no_primary_term=True,
+                ),
+            )
+            hits = found["hits"]["hits"]
+            if not hits:
+                break
+            lines: list[bytes] = []
+            for hit in hits:
+                source = hit["_source"]
+                story = source["story"]
+                story["canonical_id"] = canonical[story["cluster_id"]]
+                story["is_canonical"] = hit["_id"] == story["canonical_id"]
+                action = {
+                    "index": {
+                        "_index": hit["_index"],
+                        "_id": hit["_id"],
+                        "if_seq_no": hit["_seq_no"],
+                        "if_primary_term": hit["_primary_term"],
+                    }
+                }
+                lines += [json.dumps(action).encode(), json.dumps(source).encode()]
+            response = await self._retrying(
+                deadline, lambda ops=lines: self._client.bulk(operations=ops, refresh=False)
+            )
+            statuses = [item["index"]["status"] for item in response["items"]]
+            repointed += sum(1 for status in statuses if status < 300)
+            conflicts += sum(1 for status in statuses if status == 409)
+            if all(status < 300 for status in statuses) and len(hits) < REPOINT_MAX_COPIES:
+                break
+        else:
+            log.warning(
+                "canonical: some copies of %d stories still name an old canonical after %d"
+                " rounds; they do until the story's canonical is re-pointed again",
+                len(canonical),
+                REPOINT_ROUNDS,
+            )
+        REPOINTED.inc(repointed)
+        log.info(
+            "canonical: %d stories checked, %d copies re-pointed (%d written meanwhile) took=%.3fs",
+            len(canonical),
+            repointed,
+            conflicts,
+            time.monotonic() - started,
+        )
+
+    async def _retrying(self, deadline: float, call: Callable[[], Awaitable[Any]]) -> Any:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await call()
+            except (TransportConnectionError, ConnectionTimeout) as exc:
+                reason = f"connection: {exc.__class__.__name__}"
+            except ApiError as exc:
+                if exc.meta.status not in RETRYABLE_STATUS:
+                    raise SinkError(f"re-pointing canonical copies refused: {exc}") from exc
+                reason = f"HTTP {exc.meta.status}"
+            if time.monotonic() >= deadline:
+                raise SinkUnavailableError(
+                    f"Elasticsearch unavailable for {self._retry_timeout:.0f}s ({reason}) "
+                    "while re-pointing canonical copies; the batch is not acknowledged"
+                )
+            delay = min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2 ** (attempt - 1))
+            await self._sleep(min(delay, max(0.0, deadline - time.monotonic())))
 
     def _story_ops(self, records: list[EnrichedArticle]) -> list[bytes]:
         if self._stories_index is None:
             return []
-        newest: dict[str, EnrichedArticle] = {}
-        for record in records:
-            seen = newest.get(record.story.cluster_id)
-            if seen is None or story_version(record) >= story_version(seen):
-                newest[record.story.cluster_id] = record
+        newest = _newest_views(records)
         lines: list[bytes] = []
         for cluster_id, record in newest.items():
             action = {
@@ -368,6 +506,33 @@ class BulkSink:
                 count = 0  # bulk's require_alias then reports the missing alias
             self._alias_indices = (now, count)
         return self._alias_indices[1]
+
+
+def _newest_views(records: Sequence[EnrichedArticle]) -> dict[str, EnrichedArticle]:
+    """Per story cluster, the record that saw the most copies (the newest dedup view)."""
+    newest: dict[str, EnrichedArticle] = {}
+    for record in records:
+        seen = newest.get(record.story.cluster_id)
+        if seen is None or story_version(record) >= story_version(seen):
+            newest[record.story.cluster_id] = record
+    return newest
+
+
+def _moved_canonicals(records: Sequence[EnrichedArticle], stale: set[str]) -> dict[str, str]:
+    """Stories whose indexed copies may name an old canonical: cluster id -> canonical.
+
+    A copy that is its story's canonical without being its first copy ("new") took the
+    canonical over (on its first processing or a redelivery, so a lost re-point is retried); a story
+    whose stories-index write lost to a newer one (409) was written here with an old view.
+    """
+    newest = _newest_views(records)
+    moved: dict[str, str] = {}
+    for record in records:
+        story = record.story
+        took_over = story.canonical_id == record.article.id and story.match != "new"
+        if took_over or story.cluster_id in stale:
+            moved[story.cluster_id] = newest[story.cluster_id].story.canonical_id
+    return moved
 
 
 def _reason(status: int, error: dict[str, Any] | None) -> str:

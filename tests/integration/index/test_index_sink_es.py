@@ -125,3 +125,38 @@ def test_unreachable_node_raises_after_the_deadline_without_indexing(
     )
     with pytest.raises(SinkUnavailableError, match="3 documents not indexed"):
         write(dead, [samples.enriched(n) for n in range(3)])
+
+
+def test_a_copy_taking_the_canonical_over_re_points_the_indexed_copies(
+    es: Elasticsearch, installed: Names, es_settings: Settings
+) -> None:
+    """The dedup stage moves a story's canonical when an earlier-published copy arrives
+    late; copies indexed before name the old one until the sink re-points them, and an
+    older view indexed afterwards (another partition, a redelivery) must not undo it."""
+    first, second = (samples.enriched(c, cluster=3, copy=c) for c in range(2))
+    late = samples.enriched(2, cluster=3, copy=2)
+    late_story = late.story.model_copy(update={"canonical_id": late.article.id})
+    late = late.model_copy(update={"story": late_story})
+    write(es_settings, [first, second])
+    write(es_settings, [late])
+
+    def copies() -> dict[str, tuple[str, bool]]:
+        es.indices.refresh(index=installed.alias)
+        hits = es.search(
+            index=installed.alias, query={"term": {"story.cluster_id": "c00000003"}}, size=10
+        )["hits"]["hits"]
+        return {
+            h["_id"]: (h["_source"]["story"]["canonical_id"], h["_source"]["story"]["is_canonical"])
+            for h in hits
+        }
+
+    expected = {
+        first.article.id: (late.article.id, False),
+        second.article.id: (late.article.id, False),
+        late.article.id: (late.article.id, True),
+    }
+    assert copies() == expected
+    story = es.get(index=installed.stories, id="c00000003")["_source"]
+    assert story["canonical_id"] == late.article.id
+    write(es_settings, [second])  # redelivered with the view it had before the move
+    assert copies() == expected

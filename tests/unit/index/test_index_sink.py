@@ -13,6 +13,7 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elasticsearch import ApiError
 
 from pipeline.index import samples
+from pipeline.index.documents import to_document
 from pipeline.index.sink import BulkSink, SinkError, SinkUnavailableError
 from pipeline.settings import Settings
 
@@ -25,10 +26,29 @@ def _meta(status: int) -> ApiResponseMeta:
 class ScriptedClient:
     """Answers bulk() from a script: each entry is an exception or a status per item."""
 
-    def __init__(self, script: list[Any]) -> None:
+    def __init__(self, script: list[Any], stories: dict[str, dict] | None = None) -> None:
         self.script = script
         self.bulks: list[list[dict]] = []
         self.indices = self
+        self.stories = stories or {}  # stories-index documents mget answers with
+        self.refreshed: list[str] = []
+        self.searches: list[dict] = []
+        self.found: list[list[dict]] = []  # hits of each search, then none
+
+    async def mget(self, index: str, ids: list[str], source: list[str]) -> dict:
+        docs = []
+        for id_ in ids:
+            found = id_ in self.stories
+            docs.append({"_id": id_, "found": found, "_source": self.stories.get(id_)})
+        return {"docs": docs}
+
+    async def refresh(self, index: str) -> dict:
+        self.refreshed.append(index)
+        return {}
+
+    async def search(self, **request: Any) -> dict:
+        self.searches.append(request)
+        return {"hits": {"hits": self.found.pop(0) if self.found else []}}
 
     async def get_alias(self, name: str) -> dict:
         return {f"{name}-000001": {}}
@@ -46,7 +66,14 @@ class ScriptedClient:
             status, kind = status if isinstance(status, tuple) else (status, "x_exception")
             error = None if status < 300 else {"type": kind, "reason": f"status {status}"}
             items.append(
-                {"index": {"_id": action["index"]["_id"], "status": status, "error": error}}
+                {
+                    "index": {
+                        "_index": action["index"].get("_index"),
+                        "_id": action["index"]["_id"],
+                        "status": status,
+                        "error": error,
+                    }
+                }
             )
         return {"errors": any(i["index"]["status"] >= 300 for i in items), "items": items}
 
@@ -167,3 +194,91 @@ def test_versioned_documents_carry_their_version_and_a_conflict_is_unchanged() -
     assert result.rejected == []
     (bulk,) = client.bulks
     assert [a["index"]["version"] for a in bulk[0::2]] == [d.version for d in docs[:2]]
+
+
+def _moved(record: Any, canonical: str) -> Any:
+    story = record.story.model_copy(update={"canonical_id": canonical})
+    return record.model_copy(update={"story": story})
+
+
+def _hit(record: Any, seq_no: int = 4) -> dict:
+    source = json.loads(json.dumps(to_document(record)))
+    return {
+        "_index": "wirewatch-articles-000001",
+        "_id": record.article.id,
+        "_seq_no": seq_no,
+        "_primary_term": 1,
+        "_source": source,
+    }
+
+
+def test_a_copy_that_took_the_canonical_over_re_points_its_story() -> None:
+    # copy 2 of story 5 was published first but arrived last: it is the story's canonical
+    late = samples.enriched(9, cluster=5, copy=2)
+    late = _moved(late, late.article.id)
+    client = ScriptedClient([], stories={"c00000005": {"canonical_id": late.article.id}})
+    old = [samples.enriched(c, cluster=5, copy=c) for c in range(2)]
+    client.found = [[_hit(r) for r in old]]
+    sink, _ = _sink(client)
+    asyncio.run(sink.write([late, samples.enriched(3, cluster=6, copy=1)]))
+    assert client.refreshed == ["wirewatch-articles"]  # the copies just written are found
+    [clause] = client.searches[0]["query"]["bool"]["should"]
+    assert clause["bool"]["filter"] == [{"term": {"story.cluster_id": "c00000005"}}]
+    assert clause["bool"]["must_not"] == [{"term": {"story.canonical_id": late.article.id}}]
+    rewrite = client.bulks[1]
+    assert [a["index"]["_id"] for a in rewrite[0::2]] == [r.article.id for r in old]
+    assert all(a["index"]["if_seq_no"] == 4 for a in rewrite[0::2])  # guarded rewrites
+    assert all(a["index"]["_index"] == "wirewatch-articles-000001" for a in rewrite[0::2])
+    stories = [d["story"] for d in rewrite[1::2]]
+    assert stories[0]["canonical_id"] == late.article.id and not stories[0]["is_canonical"]
+    assert rewrite[1]["title"] == to_document(old[0])["title"]  # the rest is kept
+
+
+def test_an_older_view_losing_its_story_write_reads_the_canonical_back() -> None:
+    newer = "f" * 40
+    stale = samples.enriched(1, cluster=7, copy=1)  # still names copy 0 as canonical
+
+    def conflict(n: int, action: dict) -> int:
+        return 409 if "version" in action["index"] else 201
+
+    client = ScriptedClient([conflict], stories={"c00000007": {"canonical_id": newer}})
+    client.found = [[_hit(stale)]]
+    sink, _ = _sink(client)
+    result = asyncio.run(sink.write([stale]))
+    assert result.indexed == [stale.article.id] and result.stale_extras == [
+        ("wirewatch-stories", "c00000007")
+    ]
+    [clause] = client.searches[0]["query"]["bool"]["should"]
+    assert clause["bool"]["must_not"] == [{"term": {"story.canonical_id": newer}}]
+    assert client.bulks[1][1]["story"]["canonical_id"] == newer
+
+
+def test_a_copy_rewritten_meanwhile_is_read_again() -> None:
+    late = _moved(samples.enriched(2, cluster=4, copy=2), "d" * 40)
+    late = _moved(late, late.article.id)
+    old = samples.enriched(0, cluster=4, copy=0)
+
+    def first_rewrite_conflicts(n: int, action: dict) -> int:
+        return 409
+
+    client = ScriptedClient(["ok", first_rewrite_conflicts])
+    client.found = [[_hit(old, seq_no=4)], [_hit(old, seq_no=7)]]
+    sink, _ = _sink(client)
+    asyncio.run(sink.write([late]))
+    assert len(client.searches) == 2
+    assert client.bulks[2][0]["index"]["if_seq_no"] == 7
+
+
+def test_copies_in_one_batch_carry_the_newest_canonical_and_plain_batches_re_point_nothing() -> (
+    None
+):
+    client = ScriptedClient([])
+    sink, _ = _sink(client)
+    old = samples.enriched(1, cluster=8, copy=1)
+    new = _moved(samples.enriched(2, cluster=8, copy=2), "e" * 40)
+    asyncio.run(sink.write([old, new]))
+    docs = client.bulks[0][1::2]
+    assert [d["story"]["canonical_id"] for d in docs[:2]] == ["e" * 40, "e" * 40]
+    assert client.searches == []  # nobody took over here: the newer view is just written
+    asyncio.run(sink.write([samples.enriched(n, cluster=n, copy=0) for n in range(3)]))
+    assert client.searches == [] and client.refreshed == []
