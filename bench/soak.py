@@ -90,7 +90,9 @@ def failed(f: Figures) -> bool:
     return bool(
         f.lost
         or f.duplicated
-        or f.wrong_clusters
+        or f.wrong_members
+        or f.wrong_canonical
+        or f.canonical_flags_wrong
         or f.alerts_indexed != f.alerts_expected
         or f.alert_duplicates
         or f.webhooks_missing
@@ -132,7 +134,9 @@ def main() -> int:
     print(f"lost                         {sum(f.lost for f in rounds)}")
     print(f"duplicated                   {sum(f.duplicated for f in rounds)}")
     print(f"dead-lettered                {sum(f.dead_lettered for f in rounds)}")
-    print(f"wrong clusters               {sum(f.wrong_clusters for f in rounds)}")
+    print(f"wrong members                {sum(f.wrong_members for f in rounds)}")
+    print(f"wrong canonical              {sum(f.wrong_canonical for f in rounds)}")
+    print(f"stories seen in another order {sum(f.order_differs for f in rounds)} (allowed)")
     print(
         f"alerts                       {sum(f.alerts_indexed for f in rounds)} of"
         f" {sum(f.alerts_expected for f in rounds)} ({sum(f.alert_duplicates for f in rounds)}"

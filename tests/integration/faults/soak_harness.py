@@ -8,9 +8,11 @@ poller, the broker and node of a ``LocalStack``, HTTP feeds and pages served fro
 
 The site reveals stories in waves, so each fault meets a backlog. Afterwards the result is
 judged by what the pipeline left behind: ``wirewatch audit`` (nothing lost or duplicated),
-the index's clusters against the dedup logic run in one piece over the raw topic's own
-order (the fault-free result for the same input), one alert per rule per matching story
-cluster, and a received webhook for each alert.
+the index's story membership and canonical copies against the dedup logic run in one piece
+over the raw topic's own order (the fault-free result for the same input), one alert per
+rule per matching story cluster, and a received webhook for each alert. A story whose
+cluster id (its first-seen copy) differs from that run was deduplicated in another order;
+that is allowed (the canonical may not depend on it) and reported with the records' history.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from pipeline.audit import AuditReport
 from pipeline.records import Article
 from pipeline.settings import Settings
 from pipeline.stack import LocalStack
-from pipeline.topics import ARTICLES_RAW, qualified
+from pipeline.topics import ARTICLES_DEDUPED, ARTICLES_RAW, qualified
 
 MARKER = "Zeppelinfeld"  # the alert rule's word; only marked stories carry it
 RULE_NAME = "Zeppelinfeld watch"
@@ -304,8 +306,10 @@ class Figures:
     duplicated: int = 0
     dead_lettered: int = 0
     resent: int = 0
-    wrong_clusters: int = 0  # articles whose story id differs from the one-piece run
+    wrong_canonical: int = 0  # articles whose indexed canonical differs from the one-piece run
+    canonical_flags_wrong: int = 0  # stories without exactly one is_canonical copy, the right one
     wrong_members: int = 0  # articles whose story holds other articles than in that run
+    order_differs: int = 0  # stories first seen through another copy than in that run
     clusters: int = 0
     alerts_expected: int = 0
     alerts_indexed: int = 0
@@ -314,6 +318,7 @@ class Figures:
     webhook_posts: int = 0
     webhook_repeats_without_key: int = 0
     wrong_examples: list[str] = field(default_factory=list)
+    order_examples: list[str] = field(default_factory=list)
     restart_to_processing_s: list[float] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -328,8 +333,13 @@ class Figures:
             f"dead-lettered    {self.dead_lettered}",
             f"wrong members    {self.wrong_members} articles in a story with other members"
             " than the one-piece run",
-            f"wrong clusters   {self.wrong_clusters} of {self.clusters} expected clusters"
+            f"wrong canonical  {self.wrong_canonical} articles name another canonical copy,"
+            f" {self.canonical_flags_wrong} of {self.clusters} stories without exactly one"
+            " is_canonical copy"
             + (f" ({'; '.join(self.wrong_examples[:5])})" if self.wrong_examples else ""),
+            f"order differs    {self.order_differs} stories first seen through another copy"
+            " than in the raw topic's order (allowed; history below)",
+            *self.order_examples[:5],
             f"alerts           {self.alerts_indexed} indexed of {self.alerts_expected} expected"
             f" ({self.alert_duplicates} duplicate)",
             f"webhooks         {self.webhook_posts} posts, {self.webhooks_missing} alerts never"
@@ -567,32 +577,37 @@ class Soak:
 
         return wait_until(settled, timeout=timeout, interval=3, message="nothing pending")
 
-    def raw_articles(self) -> list[Article]:
-        """The raw topic in its own order, first record of each id (what dedup saw)."""
-        seen: dict[str, Article] = {}
+    def raw_records(self) -> list[tuple[int, Article]]:
+        """Every raw record in the topic's own order, with its offset."""
         topic = qualified(ARTICLES_RAW, self.settings.topic_prefix)
-        for record in read_topic(self.settings, topic):
-            if record.key not in seen and record.value:
-                seen[record.key] = Article.from_json(record.value)
-        return list(seen.values())
+        return [
+            (record.offset, Article.from_json(record.value))
+            for record in read_topic(self.settings, topic)
+            if record.value
+        ]
 
     def judge(self, report: AuditReport) -> Figures:
         f = self.figures
         f.articles, f.resent = report.articles, report.resent
         f.lost, f.duplicated = len(report.lost), len(report.duplicated)
         f.dead_lettered = len(report.dead_lettered)
-        # clusters: the dedup logic in one piece over the same input in the same order
+        # The dedup logic in one piece over the same input, first record of each id in the
+        # raw topic's order: the fault-free result. Replays at the end give each article
+        # its story's final view (its canonical after every copy was seen).
         from pipeline.dedup import Deduplicator
 
+        raw = self.raw_records()
+        firsts: dict[str, Article] = {}
+        for _, article in raw:
+            firsts.setdefault(article.id, article)
+        articles = list(firsts.values())
         dedup = Deduplicator({})
-        articles = self.raw_articles()
         expected = {a.id: dedup.assign(a).cluster_id for a in articles}
-        got = self._indexed_clusters()
+        canonical = {a.id: dedup.assign(a).canonical_id for a in articles}
+        got = self._indexed_stories()
         f.clusters = len(set(expected.values()))
-        wrong = [(aid, got.get(aid), cid) for aid, cid in expected.items() if got.get(aid) != cid]
-        f.wrong_clusters = len(wrong)
 
-        # Membership alone: which articles share a story, whatever its canonical id.
+        # Membership: which articles share a story, whatever its ids.
         def members(assigned: dict[str, str | None]) -> dict[str, frozenset[str]]:
             groups: dict[str | None, set[str]] = defaultdict(set)
             for aid, cid in assigned.items():
@@ -600,14 +615,36 @@ class Soak:
             return {aid: frozenset(groups[cid]) for aid, cid in assigned.items()}
 
         want = members(dict(expected))
-        have = members({aid: got.get(aid) for aid in expected})
+        have = members({aid: got[aid][0] if aid in got else None for aid in expected})
         f.wrong_members = sum(1 for aid in expected if want[aid] != have[aid])
+        # Canonical: the same copy as the fault-free run, named by every copy, flagged once.
+        wrong = [aid for aid in expected if aid not in got or got[aid][1] != canonical[aid]]
+        f.wrong_canonical = len(wrong)
         f.wrong_examples = [
-            f"{aid[:12]} in {g and g[:12]}, expected {c[:12]}" for aid, g, c in wrong
+            f"{aid[:12]} names {got[aid][1][:12] if aid in got else None},"
+            f" expected {canonical[aid][:12]}"
+            for aid in wrong
         ]
-        # alerts: one per matching story cluster
-        marked = {aid: cid for aid, cid in expected.items() if self._marked(articles, aid)}
-        expected_alert_clusters = set(marked.values())
+        flagged: dict[str, list[str]] = defaultdict(list)
+        for aid, (_, _, is_canonical) in got.items():
+            if is_canonical:
+                flagged[canonical.get(aid, aid)].append(aid)
+        f.canonical_flags_wrong = sum(
+            1 for c in set(canonical.values()) if flagged.get(c, []) != [c]
+        )
+        # Arrival order: a story's id is its first-seen copy; where that differs from the
+        # raw topic's order, show each copy's raw offsets and what dedup emitted for it.
+        differs = {
+            expected[aid]: got[aid][0]
+            for aid in expected
+            if aid in got and got[aid][0] != expected[aid]
+        }
+        f.order_differs = len(differs)
+        if differs:
+            f.order_examples = self._order_history(raw, want, differs)
+        # alerts: one per matching story cluster, as the pipeline named the clusters
+        marked = {aid for aid in expected if self._marked(firsts[aid])}
+        expected_alert_clusters = {got[aid][0] for aid in marked if aid in got}
         self.expected_alert_clusters = expected_alert_clusters
         alerts = self._alerts()
         per_cluster: dict[str, int] = defaultdict(int)
@@ -629,25 +666,63 @@ class Soak:
         f.seconds = time.monotonic() - self.started
         return f
 
+    def _order_history(
+        self,
+        raw: list[tuple[int, Article]],
+        members: dict[str, frozenset[str]],
+        differs: dict[str, str],
+    ) -> list[str]:
+        """For each story seen in another order: per copy, its raw offsets and the
+        (match, size, cluster) of each record the dedup stage emitted for it."""
+        offsets: dict[str, list[int]] = defaultdict(list)
+        for offset, article in raw:
+            offsets[article.id].append(offset)
+        emitted: dict[str, list[str]] = defaultdict(list)
+        topic = qualified(ARTICLES_DEDUPED, self.settings.topic_prefix)
+        for record in read_topic(self.settings, topic):
+            story = json.loads(record.value or b"{}").get("story", {})
+            emitted[record.key].append(
+                f"{story.get('match')}/{story.get('size')}/{str(story.get('cluster_id'))[:8]}"
+            )
+        lines = []
+        for raw_first, seen_first in list(differs.items())[:5]:
+            copies = sorted(members[raw_first], key=lambda aid: offsets[aid][0])
+            parts = [
+                f"{aid[:8]} raw@{','.join(map(str, offsets[aid]))} -> {' '.join(emitted[aid])}"
+                for aid in copies
+            ]
+            lines.append(
+                f"  story raw-first {raw_first[:8]}, seen first {seen_first[:8]}: "
+                + "; ".join(parts)
+            )
+        return lines
+
     def alerted_clusters(self) -> set[str]:
         """Story clusters the webhook receiver got an alert for."""
         with self.receiver.lock:
             bodies = [json.loads(r["body"])["alert"] for r in self.receiver.requests]
         return {alert["cluster_id"] for alert in bodies}
 
-    def _marked(self, articles: list[Article], article_id: str) -> bool:
-        article = next(a for a in articles if a.id == article_id)
+    def _marked(self, article: Article) -> bool:
         return MARKER in article.text or MARKER in article.title
 
-    def _indexed_clusters(self) -> dict[str, str]:
+    def _indexed_stories(self) -> dict[str, tuple[str, str, bool]]:
+        """article id -> (cluster id, canonical id, is_canonical) as indexed."""
         self.es.indices.refresh(index=self.settings.index_alias)
         hits = self.es.search(
             index=self.settings.index_alias,
             size=10_000,
-            source=["story.cluster_id"],
+            source=["story.cluster_id", "story.canonical_id", "story.is_canonical"],
             query={"match_all": {}},
         )["hits"]["hits"]
-        return {h["_id"]: h["_source"]["story"]["cluster_id"] for h in hits}
+        return {
+            h["_id"]: (
+                h["_source"]["story"]["cluster_id"],
+                h["_source"]["story"]["canonical_id"],
+                h["_source"]["story"]["is_canonical"],
+            )
+            for h in hits
+        }
 
     def _alerts(self) -> list[dict[str, Any]]:
         index = self.settings.alerts_index
