@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 OVERLAY = REPO / "k8s" / "overlays" / "dev"
 WORKLOADS = {
     "poller": ("StatefulSet", "wirewatch-poller"),
-    "worker": ("Deployment", "wirewatch-worker"),
+    "worker": ("StatefulSet", "wirewatch-worker"),
     "setup": ("Job", "wirewatch-setup"),
 }
 Manifest = dict[str, Any]

@@ -103,7 +103,7 @@ def test_a_resource_without_a_schema_fails() -> None:
 
 
 def test_strict_validation_rejects_an_unknown_field() -> None:
-    deployment = copy.deepcopy(one(render(OVERLAYS[0]), "Deployment", "wirewatch-worker"))
+    deployment = copy.deepcopy(one(render(OVERLAYS[0]), "StatefulSet", "wirewatch-worker"))
     pod_spec(deployment)["containers"][0]["livenessProbes"] = {}  # typo of livenessProbe
     with pytest.raises(Exception, match="livenessProbes"):
         validate_builtin(deployment, K8S_VERSIONS[0])
@@ -139,7 +139,7 @@ def _security(pod: Manifest, container: Manifest, key: str) -> Any:
 
 
 def test_every_container_is_bounded_probed_and_unprivileged(docs: tuple[Manifest, ...]) -> None:
-    assert {d["kind"] for d in workloads(docs)} >= {"Deployment", "StatefulSet", "Job"}
+    assert {d["kind"] for d in workloads(docs)} >= {"StatefulSet", "Job"}
     for workload in workloads(docs):
         pod = pod_spec(workload)
         for c in containers(workload):
@@ -194,7 +194,7 @@ def test_probes_hit_the_real_health_endpoints_on_the_configured_port(
 
 
 def test_worker_crash_restarts_the_pod(docs: tuple[Manifest, ...]) -> None:
-    worker = one(docs, "Deployment", "wirewatch-worker")
+    worker = one(docs, "StatefulSet", "wirewatch-worker")
     assert pod_spec(worker).get("restartPolicy", "Always") == "Always"
     # Nothing may swallow a crash: the container runs the CLI itself, no wrapper shell.
     (c,) = pod_spec(worker)["containers"]
@@ -298,6 +298,37 @@ def test_poller_shards_agree_with_the_statefulset(docs: tuple[Manifest, ...]) ->
     assert int(env["WIREWATCH_POLLER_REPLICAS"]) == poller["spec"]["replicas"]
     ordinal = env["WIREWATCH_POLLER_ORDINAL"]["fieldRef"]["fieldPath"]
     assert ordinal == "metadata.labels['apps.kubernetes.io/pod-index']"
+
+
+def test_each_worker_pod_has_a_stable_distinct_static_member_id(
+    docs: tuple[Manifest, ...],
+) -> None:
+    """Static group membership (issue 11 item 7) needs an id per pod that survives its
+    restarts and replacements and that no two live pods share: a StatefulSet's pod name
+    (never two pods of one name at once), given to the worker through the downward API."""
+    worker = one(docs, "StatefulSet", "wirewatch-worker")
+    (c,) = pod_spec(worker)["containers"]
+    env = container_env(docs, c)
+    source = env["WIREWATCH_WORKER_INSTANCE_ID"]
+    assert source == {"fieldRef": {"fieldPath": "metadata.name"}}, source
+    # no shared literal anywhere: a fixed id on two pods would fence one of them
+    assert all(
+        "WIREWATCH_WORKER_INSTANCE_ID" not in d.get("data", {}) for d in by_kind(docs, "ConfigMap")
+    )
+    # a headless Service owns the pods' network identity, as a StatefulSet requires
+    service = one(docs, "Service", worker["spec"]["serviceName"])
+    assert service["spec"]["clusterIP"] == "None"
+    assert (
+        service["spec"]["selector"].items()
+        <= worker["spec"]["template"]["metadata"]["labels"].items()
+    )
+    # KEDA scales the StatefulSet itself, and the id is read the way the worker reads it
+    (scaled,) = by_kind(docs, "ScaledObject")
+    assert scaled["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
+    from pipeline.settings import Settings
+    from pipeline.worker.app import instance_id
+
+    assert instance_id(Settings(worker_instance_id="wirewatch-worker-1")) == "wirewatch-worker-1"
 
 
 def test_feed_registry_configmap_parses() -> None:
@@ -455,7 +486,8 @@ def test_elasticsearch_has_the_dictionaries_the_templates_use(
 def test_workers_never_scale_beyond_the_partitions(docs: tuple[Manifest, ...]) -> None:
     (scaled,) = by_kind(docs, "ScaledObject")
     spec = scaled["spec"]
-    one(docs, "Deployment", spec["scaleTargetRef"]["name"])
+    target = spec["scaleTargetRef"]
+    one(docs, target["kind"], target["name"])
     (trigger,) = spec["triggers"]
     match = re.search(r'topic=~"([^"]+)"', trigger["metadata"]["query"])
     assert match, "the lag query must select the topics it measures"
