@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import click
 import faust
@@ -31,8 +32,9 @@ class Worker(faust.Worker):
 
     - No progress spinner unless stdout is a terminal: the spinner writes cursor escape
       codes and backspaces unconditionally, which end up in log files (issue 11 item 8).
-    - Client-library retry noise collapsed (``RepeatFilter``): one line per kind of
-      failure per 30 s while a broker is away, with the count held back.
+    - Kafka outages as state changes (``KafkaOutage``): one line when the client
+      libraries start failing, one when Kafka answers again, and a "still failing" line
+      per 30 s in between, instead of one per failed attempt.
     - A bounded stop: after SIGTERM/SIGINT a timer ends the process once the grace period
       is over. With the broker away, Faust's shutdown waits on commits and the producer
       flush for minutes; at-least-once delivery makes the hard exit safe.
@@ -43,12 +45,13 @@ class Worker(faust.Worker):
         self.stop_grace_s = stop_grace_s
         if not _isatty(self.stdout):
             self.spinner = None
+        self.outage = KafkaOutage()
+        self.app.sensors.add(KafkaAnswers(self.outage))
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)
-        repeats = RepeatFilter()
         for handler in logger.handlers:
-            handler.addFilter(repeats)
+            handler.addFilter(self.outage)
 
     def _on_sigint(self) -> None:
         self._arm_stop_timer("SIGINT")
@@ -79,30 +82,111 @@ class Worker(faust.Worker):
 CHATTY_LOGGERS = ("aiokafka", "kafka", "faust.transport")
 
 
-class RepeatFilter(logging.Filter):
-    """Passes the first record of each (logger, message template) per ``window_s``; the
-    next one after the window says how many like it were held back. Our own records
-    (dead letters, stage summaries) are not touched: only ``CHATTY_LOGGERS``."""
+class KafkaOutage(logging.Filter):
+    """Kafka trouble as state changes, one line each (issue 11 item 8).
 
-    def __init__(self, window_s: float = 30.0, clock: Callable[[], float] = time.monotonic):
+    Warnings and errors from the client libraries (``CHATTY_LOGGERS``) are held back. If
+    they go on for ``announce_after_s`` without Kafka answering, one ERROR line says the
+    worker is retrying (with the first failure and the count); then one WARNING per
+    ``window_s`` says it still is. When Kafka does something for the worker again (a
+    commit, a send, a fetched record, an assignment: :class:`KafkaAnswers`), one WARNING
+    says it is back, after how long. A blip shorter than ``announce_after_s`` (a group
+    coordinator still loading at start or just after a broker restart, one lost
+    heartbeat) is no outage and prints nothing. No tracebacks: a retry is not a bug. Our
+    own records (dead letters, stage lines) and the clients' INFO lines pass untouched.
+    """
+
+    def __init__(
+        self,
+        window_s: float = 30.0,
+        announce_after_s: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         super().__init__()
         self.window_s = window_s
+        self.announce_after_s = announce_after_s
         self.clock = clock
-        self.seen: dict[tuple[str, object], tuple[float, int]] = {}
+        self.since: float | None = None  # when the current trouble began
+        self.first = ""  # its first failure
+        self.announced = False
+        self.noted = 0.0  # when the last line about it was let through
+        self.held = 0
+        self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not record.name.startswith(CHATTY_LOGGERS):
+        if record.levelno < logging.WARNING or not record.name.startswith(CHATTY_LOGGERS):
             return True
-        key = (record.name, record.msg)
+        decided = getattr(record, "_wirewatch_outage", None)
+        if decided is not None:  # a second handler sees the record this filter rewrote
+            return bool(decided)
+        with self._lock:
+            passed = self._decide(record)
+        record._wirewatch_outage = passed
+        return passed
+
+    def _decide(self, record: logging.LogRecord) -> bool:
         now = self.clock()
-        first, held = self.seen.get(key, (None, 0))
-        if first is not None and now - first < self.window_s:
-            self.seen[key] = (first, held + 1)
+        message = record.getMessage()
+        if self.since is None:
+            self.since, self.first, self.announced, self.held = now, message, False, 1
             return False
-        if held:
-            record.msg = f"{record.msg} ({held} more like this in the last {self.window_s:.0f}s)"
-        self.seen[key] = (now, 0)
+        self.held += 1
+        if not self.announced:
+            if now - self.since < self.announce_after_s:
+                return False
+            self.announced, self.noted = True, now
+            record.msg = (
+                f"Kafka failing for {now - self.since:.0f}s, retrying: %s"
+                f" ({self.held} client errors held back until Kafka answers again)"
+            )
+            record.args = (self.first,)
+            record.levelno, record.levelname = logging.ERROR, "ERROR"
+        elif now - self.noted >= self.window_s:
+            self.noted = now
+            record.msg = (
+                f"Kafka still failing after {now - self.since:.0f}s, retrying"
+                f" ({self.held} client errors held back; latest: %s)"
+            )
+            record.args = (message,)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        else:
+            return False
+        record.exc_info = record.exc_text = record.stack_info = None
         return True
+
+    def answered(self) -> None:
+        """Kafka did something for the worker: the trouble, if any, is over."""
+        if self.since is None:  # the common case, on every record: one comparison
+            return
+        with self._lock:
+            if self.since is None:
+                return
+            elapsed, held, announced = self.clock() - self.since, self.held, self.announced
+            self.since, self.held, self.announced = None, 0, False
+        if announced:
+            log.warning(
+                "Kafka answering again after %.0fs (%d client errors held back)", elapsed, held
+            )
+
+
+class KafkaAnswers(faust.Sensor):
+    """Tells :class:`KafkaOutage` whenever Kafka did something for the worker."""
+
+    def __init__(self, outage: KafkaOutage, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.outage = outage
+
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        self.outage.answered()
+
+    def on_commit_completed(self, consumer: Any, state: Any) -> None:
+        self.outage.answered()
+
+    def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
+        self.outage.answered()
+
+    def on_assignment_completed(self, assignor: Any, state: Any) -> None:
+        self.outage.answered()
 
 
 def _isatty(stream: object) -> bool:

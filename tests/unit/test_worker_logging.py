@@ -1,34 +1,127 @@
-"""The worker's log filter: a broker outage is a few lines, not a thousand."""
+"""The worker's log filter: a broker outage reads as state changes, not a thousand lines."""
 
 from __future__ import annotations
 
 import logging
 
-from pipeline.cli.worker import RepeatFilter
+import pytest
+
+from pipeline.cli.worker import KafkaAnswers, KafkaOutage
 
 
-def record(name: str, msg: str, *args: object) -> logging.LogRecord:
-    return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, args, None)
+def record(name: str, msg: str, *args: object, level: int = logging.ERROR) -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, msg, args, None)
 
 
-def test_repeats_of_one_client_failure_are_held_back_and_counted() -> None:
-    now = [0.0]
-    repeats = RepeatFilter(window_s=30, clock=lambda: now[0])
-    template = "Unable connect to node with id %s: %s"
-    passed = []
-    for step in range(100):  # one attempt every 0.5 s for 50 s
-        now[0] = step * 0.5
-        r = record("aiokafka.conn", template, 1, "Connect call failed")
-        if repeats.filter(r):
-            passed.append(r.getMessage())
-    assert passed == [
-        "Unable connect to node with id 1: Connect call failed",
-        "Unable connect to node with id 1: Connect call failed (59 more like this in the last 30s)",
+def outage(
+    filt: KafkaOutage, now: list[float], seconds: float, every: float = 0.5
+) -> list[logging.LogRecord]:
+    """Client failures every ``every`` s for ``seconds`` (six kinds, as aiokafka logs them
+    during a broker restart); the records the filter lets through."""
+    templates = [
+        ("aiokafka.conn", "Unable connect to node with id %s: %s"),
+        ("aiokafka.consumer.fetcher", "Failed fetch messages from %s: %s"),
+        ("aiokafka.cluster", "Unable to request metadata from %s: %s"),
+        ("aiokafka.consumer.group_coordinator", "Error sending HeartbeatRequest to %s: %s"),
+        ("aiokafka.producer.sender", "Got error produce response: %s %s"),
+        ("faust.transport.consumer", "Consumer error %s: %s"),
     ]
+    passed = []
+    start = now[0]
+    step = 0
+    while now[0] - start < seconds:
+        name, template = templates[step % len(templates)]
+        r = record(name, template, 1, "Connect call failed")
+        if filt.filter(r):
+            passed.append(r)
+        step += 1
+        now[0] += every
+    return passed
 
 
-def test_our_own_records_are_never_held_back() -> None:
-    repeats = RepeatFilter(clock=lambda: 0.0)
+def test_a_broker_restart_is_one_line_down_and_one_line_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [100.0]
+    filt = KafkaOutage(window_s=30, announce_after_s=3, clock=lambda: now[0])
+    passed = outage(filt, now, seconds=9)
+    assert [r.getMessage() for r in passed] == [
+        "Kafka failing for 3s, retrying: Unable connect to node with id 1: Connect call failed"
+        " (7 client errors held back until Kafka answers again)"
+    ]
+    assert [r.levelno for r in passed] == [logging.ERROR]
+    with caplog.at_level(logging.INFO, logger="pipeline.cli.worker"):
+        filt.answered()
+        filt.answered()  # every later record: nothing more to say
+    assert [r.getMessage() for r in caplog.records] == [
+        "Kafka answering again after 9s (18 client errors held back)"
+    ]
+    # the next outage is a state change of its own
+    assert len(outage(filt, now, seconds=5)) == 1
+
+
+def test_blips_shorter_than_the_announce_delay_print_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Just after a broker restart the group coordinator is still loading: heartbeats fail
+    for a moment between successful fetches. That is not an outage."""
+    now = [0.0]
+    filt = KafkaOutage(announce_after_s=3, clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="pipeline.cli.worker"):
+        for _ in range(20):
+            assert outage(filt, now, seconds=1, every=0.2) == []
+            filt.answered()
+            now[0] += 0.3
+    assert caplog.records == []
+
+
+def test_a_long_outage_says_it_is_still_retrying_twice_a_minute() -> None:
+    now = [0.0]
+    filt = KafkaOutage(window_s=30, announce_after_s=3, clock=lambda: now[0])
+    passed = outage(filt, now, seconds=70)
+    messages = [r.getMessage() for r in passed]
+    assert len(messages) == 3
+    assert messages[1].startswith("Kafka still failing after 33s, retrying (67 client errors")
+    assert messages[2].startswith("Kafka still failing after 63s")
+    assert [r.levelno for r in passed] == [logging.ERROR, logging.WARNING, logging.WARNING]
+
+
+def test_tracebacks_are_dropped_and_a_second_handler_sees_the_same_verdict() -> None:
+    now = [0.0]
+    filt = KafkaOutage(announce_after_s=3, clock=lambda: now[0])
+    assert not filt.filter(record("aiokafka", "first"))
+    now[0] = 5.0
+    try:
+        raise ConnectionError("Connect call failed")
+    except ConnectionError:
+        import sys
+
+        r = logging.LogRecord("aiokafka", logging.ERROR, __file__, 1, "boom", (), sys.exc_info())
+    assert filt.filter(r) and r.exc_info is None
+    assert filt.filter(r)  # the same record through another handler: still passed, once
+    held = record("aiokafka", "again")
+    assert not filt.filter(held) and not filt.filter(held)
+    assert filt.held == 3
+
+
+def test_our_own_records_and_client_info_lines_are_never_held_back() -> None:
+    filt = KafkaOutage(clock=lambda: 0.0)
+    filt.filter(record("aiokafka", "first failure"))
     for offset in range(5):
-        r = record("pipeline.worker.deadletter", "dead letter: %s", offset)
-        assert repeats.filter(r)
+        assert filt.filter(record("pipeline.worker.deadletter", "dead letter: %s", offset))
+        assert filt.filter(record("aiokafka.consumer", "joined group", level=logging.INFO))
+
+
+def test_the_sensor_reports_kafka_answering() -> None:
+    filt = KafkaOutage(clock=lambda: 0.0)
+    sensor = KafkaAnswers(filt)
+    for signal in (
+        lambda: sensor.on_message_in(None, 1, None),
+        lambda: sensor.on_commit_completed(None, None),
+        lambda: sensor.on_send_completed(None, None, None),
+        lambda: sensor.on_assignment_completed(None, None),
+    ):
+        filt.filter(record("aiokafka", "down"))
+        assert filt.since is not None
+        signal()
+        assert filt.since is None

@@ -1,6 +1,8 @@
 """Faults against the real broker and node: a killed worker, a missing Elasticsearch, a
-restarted Kafka broker. After each, every unique article is indexed exactly once, in the
-story cluster the dedup logic gives it when run in one piece over the same input."""
+restarted Kafka broker. After each, ``wirewatch audit`` (following every raw id through the
+stages to the index) finds nothing lost, duplicated or dead-lettered, and every article sits
+in the story, with the canonical copy, that the dedup logic gives it when run in one piece
+over the same input."""
 
 from __future__ import annotations
 
@@ -9,7 +11,16 @@ import time
 import pytest
 from elasticsearch import Elasticsearch
 from helpers import wait_until
-from worker_harness import Worker, doc_count, expected_clusters, indexed, produce
+from worker_harness import (
+    Worker,
+    audit_command,
+    audit_now,
+    doc_count,
+    expected_clusters,
+    expected_stories,
+    indexed_stories,
+    produce,
+)
 
 from pipeline.records import Article
 from pipeline.settings import Settings
@@ -31,16 +42,29 @@ def hold(seconds: float, condition, message: str) -> None:
     wait_until(done, timeout=seconds + 60, message=message)
 
 
-def assert_clusters(es: Elasticsearch, settings: Settings, expected: dict[str, str]) -> None:
-    wait_until(
-        lambda: doc_count(es, settings) == len(expected),
-        timeout=DRAIN_S,
-        message=f"{len(expected)} unique articles indexed",
-    )
-    got = indexed(es, settings)
-    wrong = {aid: (got.get(aid), cid) for aid, cid in expected.items() if got.get(aid) != cid}
-    assert not wrong, f"{len(wrong)} articles in the wrong cluster: {list(wrong.items())[:5]}"
-    assert len(got) == len(expected)
+def assert_accounted(es: Elasticsearch, settings: Settings, articles: list[Article]) -> None:
+    """Once nothing is pending: the audit's verdict, then the stories against one piece."""
+    ids = {a.id for a in articles}
+
+    def settled() -> bool:
+        report = audit_now(settings, es)
+        return report.articles == len(ids) and not report.pending
+
+    wait_until(settled, timeout=DRAIN_S, interval=3, message=f"{len(ids)} articles accounted for")
+    status, report = audit_command(settings)
+    counts = {k: report[k] for k in ("articles", "indexed", "lost", "duplicated", "dead_lettered")}
+    assert counts == {
+        "articles": len(ids),
+        "indexed": len(ids),
+        "lost": 0,
+        "duplicated": 0,
+        "dead_lettered": 0,
+    }, report["ids"]
+    assert status == 0, report["ids"]
+    assert report["resent"] == len(articles) - len(ids)
+    want, got = expected_stories(articles), indexed_stories(es, settings)
+    wrong = {aid: (got.get(aid), story) for aid, story in want.items() if got.get(aid) != story}
+    assert not wrong, f"{len(wrong)} articles in another story or naming another canonical"
 
 
 def test_kill9_midway_and_restart_indexes_each_article_once(
@@ -62,14 +86,13 @@ def test_kill9_midway_and_restart_indexes_each_article_once(
     produce(settings, second)
     worker.start()
     wait_until(worker.ready, timeout=READY_S, message="worker ready after kill -9")
-    assert_clusters(es, settings, expected)
+    assert_accounted(es, settings, corpus)
 
 
 def test_elasticsearch_down_30s_backlog_drains(
     stack, worker: Worker, settings: Settings, es: Elasticsearch, corpus: list[Article]
 ) -> None:
     articles = corpus[:400]
-    expected = expected_clusters(articles)
     worker.start()
     wait_until(worker.ready, timeout=READY_S, message="worker ready")
     produce(settings, articles)
@@ -80,7 +103,7 @@ def test_elasticsearch_down_30s_backlog_drains(
         assert worker.metric("wirewatch_index_retries_total") > 0
     finally:
         stack.start_elasticsearch()
-    assert_clusters(es, settings, expected)
+    assert_accounted(es, settings, articles)
     assert worker.alive()
 
 
@@ -88,7 +111,6 @@ def test_kafka_restart_backlog_drains(
     stack, worker: Worker, settings: Settings, es: Elasticsearch, corpus: list[Article]
 ) -> None:
     articles = corpus[:400]
-    expected = expected_clusters(articles)
     worker.start()
     wait_until(worker.ready, timeout=READY_S, message="worker ready")
     produce(settings, articles[:200])
@@ -99,5 +121,11 @@ def test_kafka_restart_backlog_drains(
     finally:
         stack.start_kafka()
     produce(settings, articles[200:])
-    assert_clusters(es, settings, expected)
+    assert_accounted(es, settings, articles)
     assert worker.alive()
+    # 11.8: the restart is two lines in the worker's log (down, back), not one per retry
+    log = worker.log_path.read_text(errors="replace")
+    errors = [line for line in log.splitlines() if "[ERROR]" in line]
+    assert len(errors) <= 2 and all("Kafka failing for" in e for e in errors), errors[:10]
+    assert errors and "Kafka answering again after" in log, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]

@@ -222,6 +222,71 @@ def expected_clusters(articles: list[Article]) -> dict[str, str]:
     return {a.id: dedup.assign(a).cluster_id for a in articles}
 
 
+def expected_stories(articles: list[Article]) -> dict[str, tuple[frozenset[str], str]]:
+    """article id -> (the ids of its story, the story's canonical id), from the dedup logic
+    run in-process over the same input: what a fault-free run indexes, whatever order the
+    copies are deduplicated in."""
+    from pipeline.dedup import Deduplicator
+
+    dedup = Deduplicator({})
+    clusters = {a.id: dedup.assign(a).cluster_id for a in articles}
+    canonical = {a.id: dedup.assign(a).canonical_id for a in articles}  # replays: final view
+    return _stories(clusters, canonical)
+
+
+def _stories(
+    clusters: dict[str, str], canonical: dict[str, str]
+) -> dict[str, tuple[frozenset[str], str]]:
+    members: dict[str, set[str]] = {}
+    for aid, cid in clusters.items():
+        members.setdefault(cid, set()).add(aid)
+    return {aid: (frozenset(members[cid]), canonical[aid]) for aid, cid in clusters.items()}
+
+
+def indexed_stories(es: Elasticsearch, settings: Settings) -> dict[str, tuple[frozenset[str], str]]:
+    """article id -> (the ids of its story, its canonical id) as the index holds them."""
+    es.indices.refresh(index=settings.index_alias)
+    resp = es.search(
+        index=settings.index_alias,
+        size=10_000,
+        source=["story.cluster_id", "story.canonical_id"],
+        query={"match_all": {}},
+    )
+    hits = resp["hits"]["hits"]
+    clusters = {h["_id"]: h["_source"]["story"]["cluster_id"] for h in hits}
+    canonical = {h["_id"]: h["_source"]["story"]["canonical_id"] for h in hits}
+    return _stories(clusters, canonical)
+
+
+def audit_now(settings: Settings, es: Elasticsearch):  # -> AuditReport
+    """What ``wirewatch audit`` reports now (the same code, in-process)."""
+    from pipeline.adapters.audit_reader import collect
+    from pipeline.audit import reconcile
+    from pipeline.worker.app import app_id
+
+    return reconcile(collect(settings, es, app_id(settings)))
+
+
+def audit_command(settings: Settings) -> tuple[int, dict]:
+    """``wirewatch audit --json`` as an operator runs it: (exit status, report)."""
+    import json
+
+    result = subprocess.run(
+        [WIREWATCH, "audit", "--json"],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    try:
+        report = json.loads(result.stdout)
+    except ValueError as exc:
+        raise AssertionError(
+            f"audit printed no report ({result.returncode}): {result.stderr[-2000:]}"
+        ) from exc
+    return result.returncode, report
+
+
 def produce(settings: Settings, articles: list[Article]) -> None:
     from pipeline.adapters.kafka import make_producer
     from pipeline.topics import ARTICLES_RAW, qualified
