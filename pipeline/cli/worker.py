@@ -32,9 +32,9 @@ class Worker(faust.Worker):
 
     - No progress spinner unless stdout is a terminal: the spinner writes cursor escape
       codes and backspaces unconditionally, which end up in log files (issue 11 item 8).
-    - Kafka outages as state changes (``KafkaOutage``): one line when the client
-      libraries start failing, one when Kafka answers again, and a "still failing" line
-      per 30 s in between, instead of one per failed attempt.
+    - Kafka and Elasticsearch outages as state changes (``Outage``): one line when the
+      client libraries have been failing for 3 s, one when the server answers again, and a
+      "still failing" line per 30 s in between, instead of one (or a traceback) per attempt.
     - A bounded stop: after SIGTERM/SIGINT a timer ends the process once the grace period
       is over. With the broker away, Faust's shutdown waits on commits and the producer
       flush for minutes; at-least-once delivery makes the hard exit safe.
@@ -46,12 +46,14 @@ class Worker(faust.Worker):
         if not _isatty(self.stdout):
             self.spinner = None
         self.outage = KafkaOutage()
+        self.es_outage = ElasticsearchOutage()
         self.app.sensors.add(KafkaAnswers(self.outage))
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)
         for handler in logger.handlers:
             handler.addFilter(self.outage)
+            handler.addFilter(self.es_outage)
 
     def _on_sigint(self) -> None:
         self._arm_stop_timer("SIGINT")
@@ -80,29 +82,39 @@ class Worker(faust.Worker):
 #: Client libraries that log every failed attempt while a broker is away (a 9 s Kafka
 #: restart: ~1,000 ERROR lines from aiokafka alone, issue 11 item 8).
 CHATTY_LOGGERS = ("aiokafka", "kafka", "faust.transport")
+#: elastic_transport logs a traceback per failed request and a line per node timeout.
+ELASTIC_LOGGERS = ("elastic_transport",)
 
 
-class KafkaOutage(logging.Filter):
-    """Kafka trouble as state changes, one line each (issue 11 item 8).
+class Outage(logging.Filter):
+    """A server's trouble as state changes, one line each (issue 11 item 8).
 
-    Warnings and errors from the client libraries (``CHATTY_LOGGERS``) are held back. If
-    they go on for ``announce_after_s`` without Kafka answering, one ERROR line says the
-    worker is retrying (with the first failure and the count); then one WARNING per
-    ``window_s`` says it still is. When Kafka does something for the worker again (a
-    commit, a send, a fetched record, an assignment: :class:`KafkaAnswers`), one WARNING
-    says it is back, after how long. A blip shorter than ``announce_after_s`` (a group
-    coordinator still loading at start or just after a broker restart, one lost
-    heartbeat) is no outage and prints nothing. No tracebacks: a retry is not a bug. Our
-    own records (dead letters, stage lines) and the clients' INFO lines pass untouched.
+    Warnings and errors from the server's client libraries (``loggers``) are held back. If
+    they go on for ``announce_after_s`` without the server answering, one ERROR line says
+    the worker is retrying (with the first failure and the count); then one WARNING per
+    ``window_s`` says it still is. When the server answers again (``answered()``: for Kafka
+    a Faust sensor, :class:`KafkaAnswers`; for Elasticsearch the client's own "marked
+    alive" record), one WARNING says it is back, after how long. A blip shorter than
+    ``announce_after_s`` (a group coordinator still loading just after a broker restart, one
+    lost heartbeat) is no outage and prints nothing. No tracebacks: a retry is not a bug.
+    Our own records (dead letters, stage and bulk lines) and the clients' INFO lines pass
+    untouched.
     """
 
     def __init__(
         self,
+        server: str,
+        loggers: tuple[str, ...],
+        *,
+        alive_marker: str | None = None,
         window_s: float = 30.0,
         announce_after_s: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         super().__init__()
+        self.server = server
+        self.loggers = loggers
+        self.alive_marker = alive_marker
         self.window_s = window_s
         self.announce_after_s = announce_after_s
         self.clock = clock
@@ -112,16 +124,23 @@ class KafkaOutage(logging.Filter):
         self.noted = 0.0  # when the last line about it was let through
         self.held = 0
         self._lock = threading.Lock()
+        self._mark = f"_wirewatch_outage_{server}"
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING or not record.name.startswith(CHATTY_LOGGERS):
+        if not record.name.startswith(self.loggers):
             return True
-        decided = getattr(record, "_wirewatch_outage", None)
+        decided = getattr(record, self._mark, None)
         if decided is not None:  # a second handler sees the record this filter rewrote
             return bool(decided)
-        with self._lock:
-            passed = self._decide(record)
-        record._wirewatch_outage = passed
+        if self.alive_marker is not None and self.alive_marker in str(record.msg):
+            passed = False  # said as "answering again", if there was an outage to end
+            self.answered()
+        elif record.levelno < logging.WARNING:
+            return True
+        else:
+            with self._lock:
+                passed = self._decide(record)
+        setattr(record, self._mark, passed)
         return passed
 
     def _decide(self, record: logging.LogRecord) -> bool:
@@ -136,15 +155,15 @@ class KafkaOutage(logging.Filter):
                 return False
             self.announced, self.noted = True, now
             record.msg = (
-                f"Kafka failing for {now - self.since:.0f}s, retrying: %s"
-                f" ({self.held} client errors held back until Kafka answers again)"
+                f"{self.server} failing for {now - self.since:.0f}s, retrying: %s"
+                f" ({self.held} client errors held back until {self.server} answers again)"
             )
             record.args = (self.first,)
             record.levelno, record.levelname = logging.ERROR, "ERROR"
         elif now - self.noted >= self.window_s:
             self.noted = now
             record.msg = (
-                f"Kafka still failing after {now - self.since:.0f}s, retrying"
+                f"{self.server} still failing after {now - self.since:.0f}s, retrying"
                 f" ({self.held} client errors held back; latest: %s)"
             )
             record.args = (message,)
@@ -155,7 +174,7 @@ class KafkaOutage(logging.Filter):
         return True
 
     def answered(self) -> None:
-        """Kafka did something for the worker: the trouble, if any, is over."""
+        """The server did something for the worker: the trouble, if any, is over."""
         if self.since is None:  # the common case, on every record: one comparison
             return
         with self._lock:
@@ -165,8 +184,23 @@ class KafkaOutage(logging.Filter):
             self.since, self.held, self.announced = None, 0, False
         if announced:
             log.warning(
-                "Kafka answering again after %.0fs (%d client errors held back)", elapsed, held
+                "%s answering again after %.0fs (%d client errors held back)",
+                self.server,
+                elapsed,
+                held,
             )
+
+
+class KafkaOutage(Outage):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("Kafka", CHATTY_LOGGERS, **kwargs)
+
+
+class ElasticsearchOutage(Outage):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            "Elasticsearch", ELASTIC_LOGGERS, alive_marker="has been marked alive", **kwargs
+        )
 
 
 class KafkaAnswers(faust.Sensor):

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from pipeline.cli.worker import KafkaAnswers, KafkaOutage
+from pipeline.cli.worker import ElasticsearchOutage, KafkaAnswers, KafkaOutage
 
 
 def record(name: str, msg: str, *args: object, level: int = logging.ERROR) -> logging.LogRecord:
@@ -125,3 +125,32 @@ def test_the_sensor_reports_kafka_answering() -> None:
         assert filt.since is not None
         signal()
         assert filt.since is None
+
+
+def test_an_elasticsearch_outage_is_a_line_down_and_a_line_back_without_tracebacks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """elastic_transport logs a traceback per failed request and a line per node timeout;
+    it marks the node alive again after the first request that gets through."""
+    now = [0.0]
+    filt = ElasticsearchOutage(announce_after_s=3, clock=lambda: now[0])
+    node = "Node <AiohttpHttpNode(http://127.0.0.1:9200)>"
+    passed = []
+    for attempt in range(30):  # one failing request a second for 30 s
+        now[0] = float(attempt)
+        for r in (
+            record("elastic_transport.node_pool", "%s has failed for %d times in a row", node, 1),
+            record("elastic_transport.transport", "Retrying request after failure", level=30),
+        ):
+            if filt.filter(r):
+                passed.append(r)
+    assert [r.getMessage()[:40] for r in passed] == ["Elasticsearch failing for 3s, retrying: "]
+    assert passed[0].exc_info is None
+    alive = record("elastic_transport.node_pool", "%s has been marked alive", node, level=30)
+    with caplog.at_level(logging.INFO, logger="pipeline.cli.worker"):
+        assert not filt.filter(alive)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Elasticsearch answering again after 29s (60 client errors held back)"
+    ]
+    # marked alive with no outage to end (a blip): nothing at all
+    assert not filt.filter(record("elastic_transport.node_pool", "%s has been marked alive", node))
