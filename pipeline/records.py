@@ -70,8 +70,13 @@ class Article(Record):
 class StoryRef(Record):
     """Where an article sits in its story cluster (the same story from many outlets)."""
 
-    cluster_id: str = Field(description="stable id of the story cluster")
-    canonical_id: str = Field(description="article id of the cluster's canonical copy")
+    cluster_id: str = Field(
+        description="stable id of the story cluster (its first-seen copy's id; never changes)"
+    )
+    canonical_id: str = Field(
+        description="article id of the story's canonical copy: the earliest published, then"
+        " the lowest id; moves when an earlier copy arrives later"
+    )
     match: Literal["new", "url", "content", "near"] = Field(
         description="how it joined: first of its story, same URL, same body, near-duplicate"
     )
