@@ -67,7 +67,7 @@ def test_the_flow_runs_end_to_end_as_each_service(secured: Secured) -> None:
     added = secured.wirewatch("alerts", "add", "Kursk watch", "Kursk")
     assert added.returncode == 0, added.stderr
 
-    run = secured.wirewatch("run", "--once", "--timeout", "400", timeout=480)
+    run = secured.wirewatch("run", "--once", "--timeout", "600", timeout=700)
     logs = "".join(p.read_text() for p in (secured.home / "logs").glob("*.log"))
     assert run.returncode == 0, f"run failed:\n{run.stderr}\n{logs[-4000:]}"
     assert "done:" in run.stdout and "0 dead-lettered" in run.stdout, run.stdout
