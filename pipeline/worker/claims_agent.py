@@ -90,7 +90,7 @@ def register(app: faust.App, settings: Settings) -> ClaimState:
         TABLE,
         partitions=CLAIM_STATEMENTS.partitions,
         help="claim tracker: c:<claim id> -> claim, s:<speaker> -> claim ids, o -> offset",
-        use_partitioner=True,  # written from a batch; one partition, so always partition 0
+        batch_writes=True,  # written from a batch; one partition, so always partition 0
     )
     state = claim_state(table, settings)
 

@@ -46,26 +46,40 @@ JSON_CODEC: Codec[Any] = Codec(encode=_json_encode, decode=json.loads)
 JSON_KEYS: Codec[str] = Codec(encode=_json_encode, decode=json.loads)
 
 
+class _OnePartitionTable(faust.Table):  # type: ignore[misc]
+    """A one-partition table whose changelog partition is 0 by construction.
+
+    Faust's ``use_partitioner`` would ask the producer's partitioner instead, which raises
+    TypeError until the producer holds metadata for the changelog topic: the first write
+    after every start crashed the worker.
+    """
+
+    def partition_for_key(self, key: Any) -> int:
+        return 0
+
+
 def bytes_table(
-    app: faust.App, name: str, *, partitions: int, help: str, use_partitioner: bool = False
+    app: faust.App, name: str, *, partitions: int, help: str, batch_writes: bool = False
 ) -> faust.Table:
     """A changelog-backed table of bytes -> bytes that Faust never tries to interpret.
 
-    ``use_partitioner``: the changelog partition comes from the key, not from the event
-    being processed, so a batch stage (``take_events``: no current event) may write; only
-    for a one-partition table, where the partitioner can choose nothing but 0.
+    ``batch_writes``: written outside a current event (a batch stage, ``take_events``),
+    so the changelog partition cannot come from the event; only for a one-partition
+    table, where it is always 0.
     """
-    if use_partitioner and partitions != 1:
-        raise ValueError(f"table {name}: use_partitioner needs one partition, not {partitions}")
-    return app.Table(
-        name,
-        default=None,
-        partitions=partitions,
-        use_partitioner=use_partitioner,
-        key_type=bytes,  # Faust derives the "raw" serializer for writes and recovery
-        value_type=bytes,
-        help=help,
-    )
+    if batch_writes and partitions != 1:
+        raise ValueError(f"table {name}: batch_writes needs one partition, not {partitions}")
+    options: dict[str, Any] = {
+        "default": None,
+        "partitions": partitions,
+        "key_type": bytes,  # Faust derives the "raw" serializer for writes and recovery
+        "value_type": bytes,
+        "help": help,
+    }
+    if batch_writes:
+        table = _OnePartitionTable(app, name=name, beacon=app.tables.beacon, **options)
+        return app.tables.add(table)
+    return app.Table(name, **options)
 
 
 class CodecTable(MutableMapping[str, V]):
