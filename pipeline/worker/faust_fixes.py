@@ -11,7 +11,7 @@ C+1.. acknowledged, it commits past C, and a crash before C finishes loses C for
 Records are acknowledged out of order whenever an agent runs with ``concurrency`` > 1
 (the webhook agent) or several agents read one topic (the alerts topic). The fixed
 guard commits nothing until the head itself is acknowledged; with no committed offset
-yet (a new group) it is unchanged.
+yet (a new group) it holds while a stream still has an earlier record in hand.
 
 No seek for a partition nothing was committed on (aiokafka 0.14.0, under faust 0.15.3).
 On every rebalance Faust drops the records it had fetched but not yet processed
@@ -64,10 +64,18 @@ def new_offset(self: Any, tp: Any) -> int | None:
     committed = self._committed_offset[tp]
     if committed is not None and acked[0] > committed:
         return None  # the next record to commit (offset ``committed``) is still in flight
+    if committed is None and _in_flight_below(self, tp, acked[0]):
+        return None  # nothing committed yet: the head is whatever a stream still holds
     batch = next(consecutive_numbers(acked))
     acked[: len(batch)] = []
     self._acked_index[tp].difference_update(batch)
     return int(batch[-1]) + 1
+
+
+def _in_flight_below(consumer: Any, tp: Any, offset: int) -> bool:
+    """Whether a stream holds an unacknowledged record of ``tp`` below ``offset``."""
+    unacked = getattr(consumer, "_unacked_messages", ())
+    return any(m.tp == tp and not m.acked and m.offset < offset for m in list(unacked))
 
 
 async def seek_committed_or_beginning(

@@ -40,4 +40,19 @@ def test_fixed_commit_stops_at_a_hole_and_fills_recorded_gaps() -> None:
     gapped = consumer(10, [10, 11, 14])
     gapped._gap[TP].addi(12, 14)  # offsets 12-13 do not exist (compaction)
     assert new_offset(gapped, TP) == 15
-    assert new_offset(consumer(None, [5, 6]), TP) == 7  # a new group: unchanged
+    assert new_offset(consumer(None, [5, 6]), TP) == 7  # a new group, nothing in hand
+
+
+def test_with_nothing_committed_a_record_still_in_hand_holds_the_commit() -> None:
+    # a new group: offset 0 is still being processed while 1-2 (another agent) are done
+    fresh = consumer(None, [1, 2])
+    head = SimpleNamespace(tp=TP, offset=0, acked=False)
+    fresh._unacked_messages = [head]
+    assert ORIGINAL_NEW_OFFSET(fresh, TP) == 3  # Faust's: 0 would be lost on a crash
+    fresh = consumer(None, [1, 2])
+    fresh._unacked_messages = [head]
+    assert new_offset(fresh, TP) is None
+    head.acked = True
+    fresh._acked[TP].insert(0, 0)
+    fresh._acked_index[TP].add(0)
+    assert new_offset(fresh, TP) == 3
