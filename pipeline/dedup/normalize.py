@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from pipeline.urls import InvalidURL, normalize_url
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-# Query parameters that only track the click, never select the content.
-_TRACKING_PARAM = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|smid|ref|rss)$")
 
 
 def words(text: str) -> list[str]:
@@ -48,17 +48,14 @@ def shingles(tokens: list[str], size: int) -> set[bytes]:
 def url_key(url: str) -> str:
     """A comparable form of a URL (used for ``canonical_url``, which arrives unnormalised).
 
-    Scheme, ``www.``, fragment, trailing slash and tracking parameters do not select the
-    content, so they are dropped; the remaining query is sorted.
+    ``pipeline.urls.normalize_url`` (the one normaliser, with its tracking parameters),
+    then what does not select the content for dedup: the scheme, ``www.`` and a trailing
+    slash. A string that is no http(s) URL is compared as written.
     """
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower().removeprefix("www.")
-    if parts.port and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
-    query = sorted(
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not _TRACKING_PARAM.match(k.lower())
-    )
+    try:
+        parts = urlsplit(normalize_url(url))
+    except InvalidURL:
+        return url.strip()
+    host = parts.netloc.removeprefix("www.")
     path = parts.path.rstrip("/") or "/"
-    return urlunsplit(("", host, path, urlencode(query), "")).removeprefix("//")
+    return host + path + (f"?{parts.query}" if parts.query else "")
