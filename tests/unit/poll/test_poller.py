@@ -263,3 +263,26 @@ def test_the_operators_feed_name_is_the_outlet_and_the_site_name_is_kept(
     assert articles[named]["site_name"] == "Wire"
     # Without a name, the page's site name is the outlet.
     assert articles[unnamed]["outlet"] == "Wire"
+
+
+def test_json_feed_items_of_the_wrong_shape_are_rejected_with_counted_reasons(
+    settings: Settings,
+) -> None:
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [
+            {"id": "1", "url": "https://wire.example/1", "title": "Fine"},
+            {"id": "2", "url": "https://wire.example/2", "title": 5},
+            {"id": "3", "url": "https://wire.example/3", "title": 6},
+            17,
+        ],
+    }
+    body = json.dumps(doc).encode()
+    fetcher = ScriptedFetcher({FEED: [ok(FEED, body, ctype="application/feed+json")]})
+    sink = Sink()
+    report = asyncio.run(make(settings, fetcher, sink, [FEED]).run_once())
+    assert report.articles_sent == 1 and not report.errors
+    assert sorted(report.rejected) == [
+        (FEED, "1 item(s) skipped: item: Input should be a valid dictionary or instance of Item"),
+        (FEED, "2 item(s) skipped: title: Input should be a valid string"),
+    ]
