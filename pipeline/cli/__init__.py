@@ -86,7 +86,8 @@ def cli(verbose: int) -> None:
     """Wirewatch: poll news feeds, deduplicate stories, extract who said what, alert.
 
     With no WIREWATCH_KAFKA_BOOTSTRAP / WIREWATCH_ES_URL set, commands use the local Kafka
-    broker and Elasticsearch node that `wirewatch stack up` manages under ~/.wirewatch.
+    broker and Elasticsearch node that `wirewatch stack up` manages under $WIREWATCH_HOME
+    (default ~/.wirewatch).
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(

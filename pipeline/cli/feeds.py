@@ -30,7 +30,7 @@ file_option = click.option(
     "--file",
     "file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Registry YAML (default: WIREWATCH_FEEDS_FILE or ~/.wirewatch/feeds.yaml).",
+    help="Registry YAML (default: WIREWATCH_FEEDS_FILE or $WIREWATCH_HOME/feeds.yaml).",
 )
 
 

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
     "--feeds",
     "feeds_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Registry YAML (default: WIREWATCH_FEEDS_FILE or ~/.wirewatch/feeds.yaml).",
+    help="Registry YAML (default: WIREWATCH_FEEDS_FILE or $WIREWATCH_HOME/feeds.yaml).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only the cycle summaries.")
 def command(once: bool, feeds_file: Path | None, quiet: bool) -> None:
