@@ -64,18 +64,19 @@ def wait_for_count(
 
 
 def drop_indices_and_templates(client: Any, settings: Any) -> None:
-    """Delete the articles/stories/alerts indices and templates a test's settings named.
+    """Delete the indices and templates (articles, stories, alerts, claims, events) a
+    test's settings named.
 
     By name: the node refuses wildcard deletes (action.destructive_requires_name).
     """
     from pipeline.index.templates import Names
 
     names = Names.from_settings(settings)
-    pattern = f"{names.alias}-*,{names.stories}*,{names.alerts}*,{names.claims}*"
+    pattern = f"{names.alias}-*,{names.stories}*,{names.alerts}*,{names.claims}*,{names.events}*"
     created = list(client.indices.get(index=pattern, allow_no_indices=True))
     if created:
         client.indices.delete(index=",".join(created))
-    for kind in ("articles", "stories", "alerts", "claims"):
+    for kind in ("articles", "stories", "alerts", "claims", "events"):
         client.options(ignore_status=404).indices.delete_index_template(
             name=names.template_name(kind)
         )

@@ -18,7 +18,13 @@ def test_install_is_idempotent_and_creates_the_write_alias(
     first = install(es, es_settings)
     second = install(es, es_settings)
     names = Names.from_settings(es_settings)
-    assert first.created == [names.first_index, names.stories, names.alerts, names.claims]
+    assert first.created == [
+        names.first_index,
+        names.stories,
+        names.alerts,
+        names.claims,
+        names.events,
+    ]
     assert second.created == []
     assert first.ilm == second.ilm == ilm_available(es)
     alias = es.indices.get_alias(name=names.alias).body
