@@ -35,7 +35,6 @@ from typing import Any
 import aiokafka
 from aiokafka import TopicPartition
 from faust.transport.consumer import Consumer
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.utils.functional import consecutive_numbers
 
 log = logging.getLogger(__name__)
@@ -107,5 +106,6 @@ def install() -> None:
     global _installed
     if not _installed:
         Consumer._new_offset = new_offset  # type: ignore[method-assign]
-        AIOKafkaConsumerThread.seek_to_committed = _thread_seek_to_committed  # type: ignore[method-assign]
+        # The seek fix below is NOT installed: with it, alert records were delivered twice
+        # to the webhook agent (see docs/decisions.md, "The scale-out stall").
         _installed = True
