@@ -32,6 +32,7 @@ import logging
 import os
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -52,6 +53,39 @@ STAGE = "alert-delivery"
 # httpx logs every request at INFO with its full URL, and a Slack webhook URL is its
 # secret; the worker logs at INFO. Only warnings from httpx are worth a line.
 logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class PostedHere:
+    """The alert ids this process is posting now or has posted (the latest ``limit``).
+
+    Faust can hand the webhook agent one alert record twice (fetched again after a
+    rebalance while the first copy is still being posted, pipeline.worker.faust_fixes);
+    with ``concurrency`` > 1 both copies would be posted at once. Only this process's
+    own posts count: a restart still resends what was not acknowledged (at-least-once).
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self._posting: set[str] = set()
+        self._posted: OrderedDict[str, None] = OrderedDict()
+
+    def claim(self, alert_id: str) -> bool:
+        """True if ``alert_id`` is neither being posted nor posted here: the caller posts it."""
+        if alert_id in self._posting or alert_id in self._posted:
+            return False
+        self._posting.add(alert_id)
+        return True
+
+    def done(self, alert_id: str) -> None:
+        """Posted (delivered or dead-lettered): never again from this process."""
+        self._posting.discard(alert_id)
+        self._posted[alert_id] = None
+        while len(self._posted) > self.limit:
+            self._posted.popitem(last=False)
+
+    def release(self, alert_id: str) -> None:
+        """Not posted after all (cut short): a later copy may post it."""
+        self._posting.discard(alert_id)
 
 
 class DeliveryConfigError(ValueError):

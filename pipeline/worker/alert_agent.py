@@ -43,6 +43,7 @@ from prometheus_client import Counter
 
 from pipeline.alerts.delivery import (
     DeliveryConfigError,
+    PostedHere,
     RetryPolicy,
     build_request,
     dead_letter,
@@ -153,6 +154,7 @@ class AlertStage:
         self.surge = SurgeTracker(CodecTable(self.surge_table, JSON_CODEC))
         self.removed_surges: set[str] = set()  # removed surge rules whose state may remain
         self.in_flight = 0  # webhook deliveries being posted now
+        self.posted = PostedHere()  # what a record handed over twice must not post again
         self._idle = asyncio.Event()  # set while none is
         self._idle.set()
         self.draining = False
@@ -369,6 +371,9 @@ class AlertStage:
             first = is_surge_firing(alert) if alert.surge else is_first_firing(alert)
             if not (first and compiled and compiled.rule.deliver):
                 continue
+            if not self.posted.claim(alert.id):
+                log.debug("alert %s: posted or being posted here already", alert.id)
+                continue
             try:
                 if self.draining:  # stopping: leave it unacknowledged, a restart sends it
                     await asyncio.Event().wait()  # parked until the agent is cancelled
@@ -382,7 +387,9 @@ class AlertStage:
                     self.in_flight -= 1
                     if not self.in_flight:
                         self._idle.set()
+                self.posted.done(alert.id)
             except BaseException:  # cancelled mid-delivery: a restart sends it again
+                self.posted.release(alert.id)
                 keep_unacknowledged([event])
                 raise
 

@@ -22,26 +22,40 @@ worker that joins while the first backlog is in flight) keeps its fetch position
 dropped records are never fetched again, nothing after them is committed, and the
 stream stalls for good (the scale-out test: 238 of 400 articles, then nothing). The
 fixed seek sends such a partition to its beginning, as ``auto_offset_reset=earliest``
-would on a fresh start; what was already processed is processed again, as after any
-redelivery, and every stage is idempotent for that.
+would on a fresh start.
+
+Records fetched again are passed to the streams again (no upstream report found). Faust
+remembers only the offset it last read, and a seek overwrites it with the committed
+offset, so whatever the seek fetches a second time is processed a second time: after
+the fixed seek, everything this process finished since the partition's beginning, and
+at any seek, records acknowledged but not yet committed (Faust commits every few
+seconds). The fixed ``getmany`` drops a record this process has already finished
+(acknowledged, or below an offset it is committing), and moves the read offset over it
+so Faust does not take the skip for a gap in the log. A record still in hand when it
+comes again is passed again (it may be one Faust dropped, which must run): the stages
+are idempotent per id, and the webhook agent does not post an alert id it is posting or
+has posted (pipeline.worker.alert_agent).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiokafka
 from aiokafka import TopicPartition
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.utils.functional import consecutive_numbers
 
 log = logging.getLogger(__name__)
 
 _installed = False
-#: faust's own, kept for the tests that show the defect
+#: faust's own, kept for the tests that show the defects
 ORIGINAL_NEW_OFFSET = Consumer._new_offset
+ORIGINAL_GETMANY = Consumer.getmany
+ORIGINAL_ON_PARTITIONS_REVOKED = Consumer.on_partitions_revoked
 
 
 def new_offset(self: Any, tp: Any) -> int | None:
@@ -68,7 +82,50 @@ def new_offset(self: Any, tp: Any) -> int | None:
     batch = next(consecutive_numbers(acked))
     acked[: len(batch)] = []
     self._acked_index[tp].difference_update(batch)
-    return int(batch[-1]) + 1
+    target = int(batch[-1]) + 1
+    # finished below ``target`` from now on, also while the commit is still on its way
+    targets = _commit_targets(self)
+    targets[tp] = max(target, targets.get(tp, target))
+    return target
+
+
+def _commit_targets(consumer: Any) -> dict[Any, int]:
+    """Per partition, the highest offset this process committed or is committing."""
+    targets: dict[Any, int] | None = consumer.__dict__.get("_wirewatch_commit_targets")
+    if targets is None:
+        targets = consumer.__dict__["_wirewatch_commit_targets"] = {}
+    return targets
+
+
+def finished_here(consumer: Any, tp: Any, offset: int) -> bool:
+    """Whether this process has already finished the record at ``offset`` of ``tp``."""
+    acked_index = consumer._acked_index.get(tp)
+    if acked_index and offset in acked_index:
+        return True
+    target = _commit_targets(consumer).get(tp)
+    return target is not None and offset < target
+
+
+async def getmany(self: Any, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+    """``Consumer.getmany`` without the records this process has already finished."""
+    read_offset = self._read_offset
+    async for tp, message in ORIGINAL_GETMANY(self, timeout):
+        offset = message.offset
+        if finished_here(self, tp, offset):
+            last = read_offset[tp]
+            if last is None or last < offset:
+                read_offset[tp] = offset  # read past it: not a gap to fill as acknowledged
+            log.debug("skipping %s[%d]@%d: finished here already", tp.topic, tp.partition, offset)
+            continue
+        yield tp, message
+
+
+async def on_partitions_revoked(self: Any, revoked: Any) -> None:
+    """Forget what was finished on partitions this process no longer reads (as Faust does)."""
+    targets = _commit_targets(self)
+    for tp in revoked:
+        targets.pop(tp, None)
+    await ORIGINAL_ON_PARTITIONS_REVOKED(self, revoked)
 
 
 def _in_flight_below(consumer: Any, tp: Any, offset: int) -> bool:
@@ -106,6 +163,7 @@ def install() -> None:
     global _installed
     if not _installed:
         Consumer._new_offset = new_offset  # type: ignore[method-assign]
-        # The seek fix below is NOT installed: with it, alert records were delivered twice
-        # to the webhook agent (see docs/decisions.md, "The scale-out stall").
+        Consumer.getmany = getmany  # type: ignore[method-assign,assignment]
+        Consumer.on_partitions_revoked = on_partitions_revoked  # type: ignore[method-assign]
+        AIOKafkaConsumerThread.seek_to_committed = _thread_seek_to_committed  # type: ignore[method-assign]
         _installed = True

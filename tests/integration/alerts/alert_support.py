@@ -4,6 +4,7 @@ a second `conftest` module in another directory would shadow `from conftest impo
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -37,6 +38,8 @@ def worker_script(modules: tuple[str, ...]) -> str:
 
 
 WORKER = worker_script(("pipeline.worker.alert_agent",))
+#: the workers' log level (debug to read a failure; DEVLOG=1 adds Faust's own)
+LOGLEVEL = os.environ.get("WIREWATCH_TEST_LOGLEVEL", "info")
 
 
 @dataclass
@@ -54,7 +57,7 @@ class Worker:
 
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", self.script, "worker", "--loglevel", "info"],
+                [sys.executable, "-c", self.script, "worker", "--loglevel", LOGLEVEL],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

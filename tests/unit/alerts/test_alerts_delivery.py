@@ -15,6 +15,7 @@ from pipeline.alerts.delivery import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     DeliveryConfigError,
+    PostedHere,
     RetryPolicy,
     build_request,
     dead_letter,
@@ -134,3 +135,17 @@ def test_dead_letter_keeps_the_alert_and_hides_the_url_path() -> None:
     assert "SECRET" not in record.reason and "hooks.slack.com" in record.reason
     assert Alert.from_json(record.payload) == ALERT
     assert record.stage == "alert-delivery" and record.key == "putin:c1"
+
+
+def test_an_alert_posted_or_being_posted_here_is_not_posted_again() -> None:
+    posted = PostedHere(limit=2)
+    assert posted.claim("a")
+    assert not posted.claim("a")  # the same record handed over twice while posting
+    posted.done("a")
+    assert not posted.claim("a")
+    assert posted.claim("b")
+    posted.release("b")  # cut short: a later copy posts it
+    assert posted.claim("b")
+    posted.done("b")
+    posted.done("c")  # the oldest is forgotten past the limit
+    assert posted.claim("a") and not posted.claim("c")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from types import SimpleNamespace
 
+import pytest
+from faust.types import TP as FaustTP
 from intervaltree import IntervalTree
 
+from pipeline.worker import faust_fixes
 from pipeline.worker.faust_fixes import ORIGINAL_NEW_OFFSET, new_offset
 
 TP = ("wirewatch.alerts", 0)
@@ -18,6 +22,7 @@ def consumer(committed: int | None, acked: list[int]) -> SimpleNamespace:
         _acked_index=defaultdict(set, {TP: set(acked)}),
         _gap=defaultdict(IntervalTree),
         _committed_offset=defaultdict(lambda: None, {TP: committed}),
+        _read_offset=defaultdict(lambda: None),
     )
 
 
@@ -56,3 +61,70 @@ def test_with_nothing_committed_a_record_still_in_hand_holds_the_commit() -> Non
     fresh._acked[TP].insert(0, 0)
     fresh._acked_index[TP].add(0)
     assert new_offset(fresh, TP) == 3
+
+
+def fetched(offsets: list[int]) -> list[tuple[FaustTP, SimpleNamespace]]:
+    tp = FaustTP(*TP)
+    return [(tp, SimpleNamespace(offset=offset)) for offset in offsets]
+
+
+def passed(
+    monkeypatch: pytest.MonkeyPatch, fake: SimpleNamespace, records: list
+) -> list[tuple[int, int | None]]:
+    """The offsets the fixed getmany passes on, each with Faust's read offset before it."""
+
+    async def original(self: object, timeout: float):  # what aiokafka fetched
+        for record in records:
+            yield record
+
+    monkeypatch.setattr(faust_fixes, "ORIGINAL_GETMANY", original)
+
+    async def drain() -> list[tuple[int, int | None]]:
+        seen = []
+        async for tp, message in faust_fixes.getmany(fake, 1.0):
+            seen.append((message.offset, fake._read_offset[tp]))
+            fake._read_offset[tp] = message.offset  # as Faust's drain loop does
+        return seen
+
+    return asyncio.run(drain())
+
+
+def test_a_record_fetched_again_after_it_was_finished_is_not_passed_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tp = FaustTP(*TP)
+    # a seek sent a never-committed partition back to 0: 0-2 are done, 3 was dropped
+    fake = consumer(None, [0, 1, 2])
+    fake._acked_index = defaultdict(set, {tp: {0, 1, 2}})
+    # 3 and 4 go on, and Faust reads 3 right after 2: no jump it would fill as acknowledged
+    assert passed(monkeypatch, fake, fetched([0, 1, 2, 3, 4])) == [(3, 2), (4, 3)]
+
+
+def test_records_below_an_offset_being_committed_count_as_finished(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tp = FaustTP(*TP)
+    fake = consumer(None, [0, 1, 2])
+    fake._acked = defaultdict(list, {tp: [0, 1, 2]})
+    fake._acked_index = defaultdict(set, {tp: {0, 1, 2}})
+    assert new_offset(fake, tp) == 3  # acked index emptied; the commit is on its way
+    assert passed(monkeypatch, fake, fetched([1, 2, 3])) == [(3, 2)]
+
+
+def test_a_revoked_partition_forgets_what_was_finished_on_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tp = FaustTP(*TP)
+    fake = consumer(None, [0, 1])
+    fake._acked = defaultdict(list, {tp: [0, 1]})
+    fake._acked_index = defaultdict(set, {tp: {0, 1}})
+    new_offset(fake, tp)
+    revoked: list = []
+
+    async def original_revoked(self: object, tps: set) -> None:
+        revoked.append(tps)
+
+    monkeypatch.setattr(faust_fixes, "ORIGINAL_ON_PARTITIONS_REVOKED", original_revoked)
+    asyncio.run(faust_fixes.on_partitions_revoked(fake, {tp}))
+    assert revoked == [{tp}]
+    assert [offset for offset, _ in passed(monkeypatch, fake, fetched([0, 1]))] == [0, 1]
