@@ -1,4 +1,4 @@
-"""The rebalance seek pipeline.worker.faust_fixes has a fix for (not installed: see decisions).
+"""The rebalance seek pipeline.worker.faust_fixes fixes (docs/decisions.md, "The scale-out stall").
 
 After a rebalance Faust drops what it fetched but had not processed and asks aiokafka to
 seek every partition to its committed offset. A partition with nothing committed yet is
