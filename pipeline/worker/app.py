@@ -22,7 +22,7 @@ from prometheus_client import generate_latest
 
 from pipeline.adapters.kafka import bootstrap_servers
 from pipeline.settings import Settings, get_settings
-from pipeline.worker import faust_fixes
+from pipeline.worker import aiokafka_fixes, faust_fixes
 
 #: stage name (``WIREWATCH_WORKER_STAGES``) -> module whose ``register(app, settings)``
 #: declares that stage's topics, tables and agents.
@@ -80,6 +80,7 @@ def create_app(
     """The app with the agents of ``agent_modules`` (default: ``WIREWATCH_WORKER_STAGES``)."""
     settings = settings or get_settings()
     faust_fixes.install()
+    aiokafka_fixes.install()
     if agent_modules is None:
         agent_modules = stage_modules(settings)
     ident = app_id(settings)

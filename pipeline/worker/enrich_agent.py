@@ -17,6 +17,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -40,8 +41,18 @@ _annotator: Annotator | None = None
 
 
 def _init_child(parent_pid: int) -> None:
-    """Load the model once per child, and exit when the worker dies (even by SIGKILL)."""
+    """Load the model once per child, and exit when the worker dies (even by SIGKILL).
+
+    The worker owns the child's lifetime: it shuts the pool down when it stops, and the
+    watch below ends the child when the worker is gone. So the child ignores SIGTERM and
+    SIGINT, which reach it too when they are sent to the whole process group (``wirewatch
+    run`` stops its children that way; Ctrl-C in a terminal does the same): killed
+    mid-batch, the worker would take it for a crash while stopping (BrokenProcessPool, a
+    traceback, exit status 1; issue 11 item 8).
+    """
     global _annotator
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from pipeline.enrich.annotate import Annotator
 
     _annotator = Annotator()

@@ -154,3 +154,62 @@ def test_an_elasticsearch_outage_is_a_line_down_and_a_line_back_without_tracebac
     ]
     # marked alive with no outage to end (a blip): nothing at all
     assert not filt.filter(record("elastic_transport.node_pool", "%s has been marked alive", node))
+
+
+# --- the bounded stop (StopTimer) ---------------------------------------------------------
+
+
+def stop_timer(filt: KafkaOutage, now: list[float], grace_s: float = 8.0):  # -> (timer, exits)
+    from pipeline.cli.worker import StopTimer
+
+    exits: list[int] = []
+    timer = StopTimer(grace_s, filt, down_wait_s=1.0, clock=lambda: now[0], exit=exits.append)
+    return timer, exits
+
+
+def test_a_stop_with_kafka_down_ends_a_second_in_with_one_line_and_status_0(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    filt = KafkaOutage(announce_after_s=3, clock=lambda: now[0])
+    outage(filt, now, seconds=5)  # announced: Kafka failing for 3 s without an answer
+    timer, exits = stop_timer(filt, now)
+    with caplog.at_level(logging.INFO, logger="pipeline.cli.worker"):
+        now[0] += 0.5
+        assert not timer.check() and exits == []  # what needs no broker gets its second
+        now[0] += 0.5
+        assert timer.check() and exits == [0]
+    assert [r.getMessage() for r in caplog.records] == [
+        "stopped without Kafka (unreachable for 6s): records not yet committed will be redelivered"
+    ]
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+
+
+def test_kafka_going_down_during_the_stop_ends_it_once_that_is_an_outage() -> None:
+    now = [0.0]
+    filt = KafkaOutage(announce_after_s=3, clock=lambda: now[0])
+    timer, exits = stop_timer(filt, now)
+    outage(filt, now, seconds=2.5)  # failing, not yet for the announce delay: a blip so far
+    assert not timer.check()
+    outage(filt, now, seconds=1)
+    assert timer.check() and exits == [0]
+    assert now[0] < 8.0  # well before the grace period
+
+
+def test_a_stop_that_hangs_with_kafka_answering_ends_at_the_grace_period_as_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    filt = KafkaOutage(announce_after_s=3, clock=lambda: now[0])
+    outage(filt, now, seconds=5)
+    filt.answered()  # Kafka is back before the stop: waiting for it is worth it
+    timer, exits = stop_timer(filt, now)
+    with caplog.at_level(logging.INFO, logger="pipeline.cli.worker"):
+        caplog.clear()
+        now[0] += 7.9
+        assert not timer.check()
+        now[0] += 0.1
+        assert timer.check() and exits == [75]
+    assert [(r.levelno, r.getMessage()[:30]) for r in caplog.records] == [
+        (logging.ERROR, "not stopped 8s after SIGTERM (")
+    ]
