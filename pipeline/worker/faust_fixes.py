@@ -13,32 +13,39 @@ Records are acknowledged out of order whenever an agent runs with ``concurrency`
 guard commits nothing until the head itself is acknowledged; with no committed offset
 yet (a new group) it holds while a stream still has an earlier record in hand.
 
-No seek for a partition nothing was committed on (aiokafka 0.14.0, under faust 0.15.3).
-On every rebalance Faust drops the records it had fetched but not yet processed
-(``flow_control.clear()``) and relies on ``perform_seek`` to fetch them again from the
-committed offset. aiokafka's ``seek_to_committed`` seeks only where the committed offset
-is above 0, so a partition with no commit yet (a new group in its first seconds, a
-worker that joins while the first backlog is in flight) keeps its fetch position: the
-dropped records are never fetched again, nothing after them is committed, and the
-stream stalls for good (the scale-out test: 238 of 400 articles, then nothing). The
-fixed seek sends such a partition to its beginning, as ``auto_offset_reset=earliest``
-would on a fresh start.
+Records lost between a rebalance's seek and the flow's resumption (no upstream report
+found; aiokafka 0.14.0 under faust 0.15.3). After a rebalance Faust's recovery resumes
+the stream partitions, then seeks them to their committed offsets, then resumes the
+flow, which clears every stream's queue (``FlowControlEvent.resume``). Whatever was
+fetched and queued before that clear is dropped, and only the seek brings it back:
+aiokafka's ``seek_to_committed`` seeks only where the committed offset is above 0, so
+a partition with no commit yet (a new group in its first seconds, a worker that joins
+while the first backlog is in flight) kept its position past the dropped records, and
+nothing after them could be committed (the scale-out stall: 238 of 400 articles, then
+nothing). And records fetched *after* the seek, while the seek of the other partitions
+was still going (up to 1.5 s under load), were queued and cleared the same way, with
+or without a commit (one article of 400 lost). The fixed seek holds (pauses) the
+stream partitions in aiokafka before it seeks, sends one with no commit to its
+beginning, as ``auto_offset_reset=earliest`` would on a fresh start, and the held
+partitions fetch again only once the flow has resumed, so nothing reaches a queue
+that is about to be cleared.
 
-Records fetched again are passed to the streams again (no upstream report found). Faust
-remembers only the offset it last read, and a seek overwrites it with the committed
-offset, so whatever the seek fetches a second time is processed a second time: after
-the fixed seek, everything this process finished since the partition's beginning, and
-at any seek, records acknowledged but not yet committed (Faust commits every few
-seconds). The fixed ``getmany`` drops a record this process has already finished
-(acknowledged, or below an offset it is committing), and moves the read offset over it
-so Faust does not take the skip for a gap in the log. A record still in hand when it
-comes again is passed again (it may be one Faust dropped, which must run): the stages
-are idempotent per id, and the webhook agent does not post an alert id it is posting or
-has posted (pipeline.worker.alert_agent).
+Records fetched again are passed to the streams again. Faust remembers only the offset
+it last read, and a seek overwrites it with the committed offset, so whatever the seek
+fetches a second time is processed a second time: after the fixed seek, everything this
+process finished since the partition's beginning, and at any seek, records acknowledged
+but not yet committed (Faust commits every few seconds). The fixed ``getmany`` drops a
+record this process has already finished (acknowledged, or below an offset it is
+committing), and moves the read offset over it so Faust does not take the skip for a gap
+in the log. A record still in hand when it comes again is passed again (it cannot be
+told from one Faust dropped, which must run): the stages are idempotent per id, and the
+webhook agent does not post an alert id it is posting or has posted
+(pipeline.alerts.delivery.PostedHere).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -56,6 +63,8 @@ _installed = False
 ORIGINAL_NEW_OFFSET = Consumer._new_offset
 ORIGINAL_GETMANY = Consumer.getmany
 ORIGINAL_ON_PARTITIONS_REVOKED = Consumer.on_partitions_revoked
+ORIGINAL_PERFORM_SEEK = Consumer.perform_seek
+ORIGINAL_RESUME_FLOW = Consumer.resume_flow
 
 
 def new_offset(self: Any, tp: Any) -> int | None:
@@ -154,9 +163,58 @@ async def seek_committed_or_beginning(
     return committed
 
 
+async def hold_and_seek(
+    consumer: aiokafka.AIOKafkaConsumer,
+    committing: Callable[[str], bool],
+    hold: Callable[[set[TopicPartition]], None],
+) -> dict[TopicPartition, int | None]:
+    """Pause the ``committing`` partitions (and ``hold`` them for release), then the fixed seek."""
+    streams = {tp for tp in consumer.assignment() if committing(tp.topic)}
+    consumer.pause(*streams)  # fetch nothing of them until Faust has cleared its queues
+    hold(streams)
+    return await seek_committed_or_beginning(consumer, committing)
+
+
 async def _thread_seek_to_committed(self: Any) -> Any:
-    committing = self.app.topics.acks_enabled_for
-    return await self.call_thread(seek_committed_or_beginning, self._ensure_consumer(), committing)
+    def hold(streams: set[TopicPartition]) -> None:  # at pause time: a release may come first
+        self.__dict__.setdefault("_wirewatch_held", set()).update(streams)
+
+    return await self.call_thread(
+        hold_and_seek, self._ensure_consumer(), self.app.topics.acks_enabled_for, hold
+    )
+
+
+def release_held(consumer: Any) -> None:
+    """Let the partitions the last seek held fetch again (in the consumer thread's loop)."""
+    thread = getattr(consumer, "_thread", None)
+    held = thread.__dict__.pop("_wirewatch_held", None) if thread is not None else None
+    if held:
+        with contextlib.suppress(RuntimeError):  # the thread's loop is closed: stopping anyway
+            thread.thread_loop.call_soon_threadsafe(release, thread._ensure_consumer(), held)
+
+
+def release(consumer: aiokafka.AIOKafkaConsumer, held: set) -> None:
+    """Resume the held partitions still assigned (a new assignment starts unpaused)."""
+    assigned = consumer.assignment()
+    consumer.resume(*(tp for tp in held if tp in assigned))
+
+
+async def perform_seek(self: Any) -> None:
+    """``Consumer.perform_seek``; releases the held partitions if the flow resumed meanwhile."""
+    started_inactive = not self.flow_active
+    try:
+        await ORIGINAL_PERFORM_SEEK(self)
+    finally:
+        # seeking from a stopped flow (getmany mid-rebalance) can end after recovery has
+        # resumed the flow: nothing else would release the partitions then
+        if started_inactive and self.flow_active:
+            release_held(self)
+
+
+def resume_flow(self: Any) -> None:
+    """``Consumer.resume_flow``, then the held partitions fetch again (queues are clear)."""
+    ORIGINAL_RESUME_FLOW(self)
+    release_held(self)
 
 
 def install() -> None:
@@ -165,5 +223,7 @@ def install() -> None:
         Consumer._new_offset = new_offset  # type: ignore[method-assign]
         Consumer.getmany = getmany  # type: ignore[method-assign,assignment]
         Consumer.on_partitions_revoked = on_partitions_revoked  # type: ignore[method-assign]
+        Consumer.perform_seek = perform_seek  # type: ignore[method-assign]
+        Consumer.resume_flow = resume_flow  # type: ignore[method-assign]
         AIOKafkaConsumerThread.seek_to_committed = _thread_seek_to_committed  # type: ignore[method-assign]
         _installed = True

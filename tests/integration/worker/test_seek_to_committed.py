@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from pipeline.worker.faust_fixes import seek_committed_or_beginning
+from pipeline.worker.faust_fixes import hold_and_seek, release, seek_committed_or_beginning
 
 pytestmark = pytest.mark.integration
 
@@ -93,6 +93,32 @@ def test_fixed_seek_sends_it_to_the_beginning_and_keeps_a_commit(
             await consumer.getmany(timeout_ms=1000)
             assert (await seek_committed_or_beginning(consumer))[tp] == 4
             assert await consumer.position(tp) == 4
+        finally:
+            await consumer.stop()
+
+    asyncio.run(scenario())
+
+
+def test_held_partitions_fetch_nothing_until_released(stack, topic: str, run_id: str) -> None:
+    """Faust clears its stream queues right after the seek: nothing may be fetched before."""
+
+    async def scenario() -> None:
+        consumer, tp = await fetched_all(stack, topic, f"g{run_id}-held")
+        try:
+            held: set[TopicPartition] = set()
+            await hold_and_seek(consumer, lambda _: True, held.update)
+            assert held == {tp} and consumer.paused() == {tp}
+            assert await consumer.position(tp) == 0
+            # a fetch while held returns nothing, though ten records wait at offset 0
+            assert await consumer.getmany(timeout_ms=1500) == {}
+            release(consumer, held)
+            assert consumer.paused() == set()
+            seen: list[int] = []
+            async with asyncio.timeout(60):
+                while len(seen) < RECORDS:
+                    batches = await consumer.getmany(timeout_ms=1000)
+                    seen += [record.offset for records in batches.values() for record in records]
+            assert seen == list(range(RECORDS))  # from the beginning, once each
         finally:
             await consumer.stop()
 
