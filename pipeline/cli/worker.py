@@ -29,10 +29,12 @@ EXIT_STOP_OVERDUE = 75  # EX_TEMPFAIL: stopped hard; nothing lost, uncommitted i
 
 
 class Worker(faust.Worker):
-    """Faust's worker with two operating fixes.
+    """Faust's worker with its operating fixes (issue 11 item 8).
 
     - No progress spinner unless stdout is a terminal: the spinner writes cursor escape
       codes and backspaces unconditionally, which end up in log files (issue 11 item 8).
+    - A Kafka ACL taken away while running is one line naming the user and what it lacks
+      (``KafkaRefusal``), not the client's traceback repeated on the way out.
     - Kafka and Elasticsearch outages as state changes (``Outage``): one line when the
       client libraries have been failing for 3 s, one when the server answers again, and a
       "still failing" line per 30 s in between, instead of one (or a traceback) per attempt.
@@ -42,7 +44,13 @@ class Worker(faust.Worker):
       at-least-once delivery makes the exit safe.
     """
 
-    def __init__(self, *args: object, stop_grace_s: float, **kwargs: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        stop_grace_s: float,
+        kafka_username: str | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.stop_grace_s = stop_grace_s
         if not _isatty(self.stdout):
@@ -50,11 +58,13 @@ class Worker(faust.Worker):
         self.outage = KafkaOutage()
         self.es_outage = ElasticsearchOutage()
         self.stop_timer: StopTimer | None = None
+        self.refusal = KafkaRefusal(kafka_username)
         self.app.sensors.add(KafkaAnswers(self.outage))
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)
         for handler in logger.handlers:
+            handler.addFilter(self.refusal)
             handler.addFilter(self.outage)
             handler.addFilter(self.es_outage)
 
@@ -192,6 +202,8 @@ class Outage(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith(self.loggers):
             return True
+        if getattr(record, REFUSAL_MARK, None) is not None:
+            return True  # an ACL refusal is no outage: KafkaRefusal has decided it
         decided = getattr(record, self._mark, None)
         if decided is not None:  # a second handler sees the record this filter rewrote
             return bool(decided)
@@ -260,6 +272,101 @@ class Outage(logging.Filter):
                 elapsed,
                 held,
             )
+
+
+REFUSAL_MARK = "_wirewatch_refusal"
+
+
+class KafkaRefusal(logging.Filter):
+    """A Kafka ACL refusal of a running worker as one line (issue 11 item 8, secured stack).
+
+    When an ACL is taken away while the worker runs, the client raises an authorization
+    error that crashes an agent or the consumer; Faust then logs the same exception with a
+    traceback several times on its way out ("Crashed reason=...", "Error: ..."), and the
+    process exits non-zero (``wirewatch run`` and Kubernetes restart it with backoff). The
+    first such record becomes one ERROR line naming the user, what it lacks and what to fix,
+    like the refusal at startup; the others are dropped. Everything else passes. Installed
+    before the ``Outage`` filters, which would otherwise hold the crash record of Faust's
+    fetcher (logger ``faust.transport.consumer``) as one more client error: without this
+    the worker exited 1 with "We experienced a crash!" and no reason at all.
+    """
+
+    def __init__(self, username: str | None) -> None:
+        super().__init__()
+        self.username = username or "(anonymous)"
+        self.said = False
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info is None or record.exc_info[1] is None:
+            return True
+        decided = getattr(record, REFUSAL_MARK, None)
+        if decided is not None:  # a second handler sees the record this filter rewrote
+            return bool(decided)
+        refusal = _kafka_refusal(record.exc_info[1])
+        if refusal is None:
+            return True
+        with self._lock:
+            passed, self.said = not self.said, True
+        if passed:
+            record.msg = (
+                f"Kafka user {self.username!r} is not allowed {refusal}: grant the ACL"
+                " (k8s/base/kafka/users.yaml) or set WIREWATCH_KAFKA_USERNAME to the"
+                " service's own user; stopping"
+            )
+            record.args = ()
+            record.levelno, record.levelname = logging.ERROR, "ERROR"
+            record.exc_info = record.exc_text = record.stack_info = None
+        setattr(record, REFUSAL_MARK, passed)
+        return passed
+
+
+def _kafka_refusal(exc: BaseException) -> str | None:
+    """What an authorization error in ``exc``'s chain says the user lacks, e.g. "Read on
+    topic wirewatch.articles.raw (TopicAuthorizationFailedError)"; None if there is none."""
+    from aiokafka import errors
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, errors.TopicAuthorizationFailedError):
+            side = _client_side(current)
+            operation = {"producer": "Write", "consumer": "Read"}.get(side, "Read or Write")
+            return f"{operation} on topic {_names(current)} ({type(current).__name__})"
+        if isinstance(current, errors.GroupAuthorizationFailedError):
+            return f"Read on group {_names(current)} ({type(current).__name__})"
+        if isinstance(current, errors.TransactionalIdAuthorizationFailed):
+            return f"Write on the transactional id ({type(current).__name__})"
+        if isinstance(current, errors.ClusterAuthorizationFailedError):
+            return f"this on the cluster ({type(current).__name__})"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _names(exc: BaseException) -> str:
+    """The topic or group an aiokafka authorization error was raised for (one or several)."""
+    names: list[str] = []
+    for arg in exc.args:
+        if isinstance(arg, str):
+            names.append(arg)
+        elif isinstance(arg, set | frozenset | list | tuple):
+            names.extend(sorted(str(a) for a in arg))
+    return ", ".join(names) or "(not named)"
+
+
+def _client_side(exc: BaseException) -> str:
+    """ "producer" or "consumer": which aiokafka client raised ``exc`` (its innermost frame)."""
+    side = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        path = tb.tb_frame.f_code.co_filename
+        if "/aiokafka/producer/" in path:
+            side = "producer"
+        elif "/aiokafka/consumer/" in path:
+            side = "consumer"
+        tb = tb.tb_next
+    return side
 
 
 class KafkaOutage(Outage):
@@ -333,6 +440,10 @@ def command(setup: bool, loglevel: str) -> None:
     settings = resolve(get_settings(), service="worker")
     app = create_app(settings)
     worker = Worker(
-        app, loglevel=loglevel, stdout=sys.stdout, stop_grace_s=settings.worker_stop_grace_s
+        app,
+        loglevel=loglevel,
+        stdout=sys.stdout,
+        stop_grace_s=settings.worker_stop_grace_s,
+        kafka_username=settings.kafka_username,
     )
     worker.execute_from_commandline()

@@ -213,3 +213,91 @@ def test_a_stop_that_hangs_with_kafka_answering_ends_at_the_grace_period_as_an_e
     assert [(r.levelno, r.getMessage()[:30]) for r in caplog.records] == [
         (logging.ERROR, "not stopped 8s after SIGTERM (")
     ]
+
+
+# --- an ACL taken away while running (KafkaRefusal) ---------------------------------------
+
+
+def raised_in(path: str, exc: BaseException) -> BaseException:
+    """``exc`` raised from code that claims to live at ``path`` (an aiokafka module)."""
+    try:
+        exec(compile("raise exc", path, "exec"), {"exc": exc})
+    except BaseException as raised:
+        return raised
+    raise AssertionError("not raised")
+
+
+def crash_record(exc: BaseException, name: str = "faust.agents.agent") -> logging.LogRecord:
+    return logging.LogRecord(
+        name, logging.ERROR, __file__, 1, "Crashed reason=%r", (exc,), (type(exc), exc, None)
+    )
+
+
+def test_a_lost_read_acl_is_one_line_naming_user_topic_and_operation() -> None:
+    from aiokafka.errors import TopicAuthorizationFailedError
+
+    from pipeline.cli.worker import KafkaRefusal
+
+    filt = KafkaRefusal("wirewatch-worker")
+    exc = raised_in(
+        "/venv/aiokafka/consumer/fetcher.py",
+        TopicAuthorizationFailedError("wirewatch.articles.raw"),
+    )
+    try:
+        raise RuntimeError("agent crashed") from exc  # found anywhere in the chain
+    except RuntimeError as wrapped:
+        first = crash_record(wrapped)
+    assert filt.filter(first)
+    assert first.getMessage() == (
+        "Kafka user 'wirewatch-worker' is not allowed Read on topic wirewatch.articles.raw"
+        " (TopicAuthorizationFailedError): grant the ACL (k8s/base/kafka/users.yaml) or set"
+        " WIREWATCH_KAFKA_USERNAME to the service's own user; stopping"
+    )
+    assert first.exc_info is None and first.levelno == logging.ERROR
+    assert filt.filter(first)  # a second handler sees the same verdict
+    # Faust logs the same crash again on its way out: dropped
+    assert not filt.filter(crash_record(exc, "mode.worker"))
+    # everything else passes untouched
+    other = crash_record(ValueError("a bug"))
+    assert filt.filter(other) and other.exc_info is not None
+    assert filt.filter(record("faust.worker", "Stopping...", level=logging.INFO))
+
+
+def test_a_lost_write_or_group_acl_names_what_it_lacks() -> None:
+    from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
+
+    from pipeline.cli.worker import KafkaRefusal
+
+    write = raised_in(
+        "/venv/aiokafka/producer/sender.py",
+        TopicAuthorizationFailedError({"wirewatch.articles.deduped"}),
+    )
+    group = GroupAuthorizationFailedError("wirewatch-worker")
+    lines = []
+    for exc in (write, group):
+        r = crash_record(exc)
+        assert KafkaRefusal("wirewatch-worker").filter(r)
+        lines.append(r.getMessage().split(": grant")[0])
+    assert lines == [
+        "Kafka user 'wirewatch-worker' is not allowed Write on topic wirewatch.articles.deduped"
+        " (TopicAuthorizationFailedError)",
+        "Kafka user 'wirewatch-worker' is not allowed Read on group wirewatch-worker"
+        " (GroupAuthorizationFailedError)",
+    ]
+
+
+def test_the_refusal_of_faust_fetchers_crash_is_not_held_as_an_outage() -> None:
+    """Faust's fetcher logs its crash through ``faust.transport.consumer``, one of the
+    loggers the outage filter holds: the refusal line must still reach the log."""
+    from aiokafka.errors import TopicAuthorizationFailedError
+
+    from pipeline.cli.worker import KafkaRefusal
+
+    refusal, kafka = KafkaRefusal("wirewatch-worker"), KafkaOutage()
+    exc = TopicAuthorizationFailedError("wirewatch.articles.raw")
+    crash = crash_record(exc, "faust.transport.consumer")
+    assert refusal.filter(crash) and kafka.filter(crash)
+    assert "is not allowed" in crash.getMessage()
+    again = crash_record(exc, "faust.transport.consumer")
+    assert not (refusal.filter(again) and kafka.filter(again))
+    assert kafka.failing_for() is None  # and it started no outage

@@ -156,6 +156,95 @@ def test_an_untrusted_ca_is_one_line(secured: Secured, tmp_path: Path) -> None:
     _one_line(es, "WIREWATCH_ES_CA_CERTS")
 
 
+def _worker_read_on_raw(secured: Secured, *, remove: bool) -> None:
+    """Take away (or give back) the worker user's Read on the raw topic, as an admin would."""
+    from kafka.admin import (
+        ACLFilter,
+        ACLOperation,
+        ACLPermissionType,
+        ACLResourcePatternType,
+        KafkaAdminClient,
+        ResourcePatternFilter,
+        ResourceType,
+    )
+    from kafka.errors import NoError
+
+    kafka = secured.stack.kafka
+    if not remove:
+        kafka.provision()  # idempotent: adds back exactly the ACLs of pipeline.stack.security
+        return
+    assert kafka.security is not None
+    options = kafka.security.client_options()
+    admin = KafkaAdminClient(bootstrap_servers=kafka.address, request_timeout_ms=30_000, **options)
+    try:
+        pattern = ResourcePatternFilter(
+            ResourceType.TOPIC, "wirewatch.articles.raw", ACLResourcePatternType.LITERAL
+        )
+        acl = ACLFilter(
+            "User:wirewatch-worker", "*", ACLOperation.READ, ACLPermissionType.ALLOW, pattern
+        )
+        ((_, deleted, error),) = admin.delete_acls([acl])
+        assert error in (None, NoError) and len(deleted) == 1, (deleted, error)
+    finally:
+        admin.close()
+
+
+def test_a_worker_that_loses_an_acl_while_running_exits_with_one_line(secured: Secured) -> None:
+    """The ACL refusal of a running worker reads like the startup probe's: one line naming
+    the user and what it lacks, no traceback, and a non-zero exit for the supervisor."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    setup = secured.wirewatch("setup")  # idempotent; the first test ran it too
+    assert setup.returncode == 0, setup.stderr
+    env = secured.env()
+    port = env["WIREWATCH_WORKER_WEB_PORT"]
+    log_path = secured.home / "logs" / "worker-acl.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "worker", "--no-setup"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def ready() -> bool:
+        assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    from helpers import wait_until
+
+    try:
+        wait_until(ready, timeout=300, message="worker ready on the secured stack")
+        _worker_read_on_raw(secured, remove=True)
+        try:
+            status = proc.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                "worker still running 180 s after losing Read on the raw topic:\n"
+                + log_path.read_text(errors="replace")[-3000:]
+            ) from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        _worker_read_on_raw(secured, remove=False)
+    log = log_path.read_text(errors="replace")
+    assert status != 0, log[-3000:]
+    assert "Traceback" not in log, log[-4000:]
+    refusals = [line for line in log.splitlines() if "is not allowed" in line]
+    assert len(refusals) == 1, "\n".join(refusals) or log[-3000:]
+    assert "'wirewatch-worker'" in refusals[0] and "wirewatch.articles.raw" in refusals[0]
+    assert "Read" in refusals[0] and "WIREWATCH_KAFKA_USERNAME" in refusals[0], refusals[0]
+
+
 def test_no_secret_in_any_output_or_log(secured: Secured) -> None:
     stack = secured.stack
     secrets = set(json.loads(stack.credentials.path.read_text()).values())
