@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from pipeline.claims.model import TrackedClaim
 from pipeline.claims.tracker import ClaimChange, ClaimTracker, Statement
 from pipeline.records import ClaimLink, ClaimStatements, EnrichedArticle, utcnow
+from pipeline.worker.rebuilt import Rebuilt
 
 #: the largest value written to the table (Kafka's default message limit is 1 MB)
 MAX_VALUE_BYTES = 512 * 1024
@@ -212,29 +213,32 @@ class ClaimState:
         self.window = window
         self.max_claims_per_speaker = max_claims_per_speaker
         self.max_sources = max_sources
-        self._tracker: ClaimTracker | None = None
+        self._tracker = Rebuilt(self._build, name="claims", unit="claims", size=lambda _: len(self))
         self._heap: list[tuple[datetime, str]] = []
         self._newest: datetime | None = None
 
     def invalidate(self) -> None:
         """The table was recovered: rebuild the cache, the tracker's lookups, the order."""
         self.store.invalidate()
-        self._tracker = None
+        self._tracker.invalidate()
 
     @property
     def tracker(self) -> ClaimTracker:
-        if self._tracker is None:
-            self._tracker = ClaimTracker(
-                self.store,
-                max_claims_per_speaker=self.max_claims_per_speaker,
-                max_sources=self.max_sources,
-            )
-            claims = self.store.all_claims.values()
-            self._heap = [(c.last_seen, c.claim_id) for c in claims]
-            heapq.heapify(self._heap)
-            ceiling = utcnow() + FUTURE_SLACK
-            self._newest = max((min(c.last_seen, ceiling) for c in claims), default=None)
-        return self._tracker
+        return self._tracker.get()
+
+    def _build(self) -> ClaimTracker:
+        """The tracker over the (re)loaded store, and the eviction order and stream time."""
+        tracker = ClaimTracker(
+            self.store,
+            max_claims_per_speaker=self.max_claims_per_speaker,
+            max_sources=self.max_sources,
+        )
+        claims = self.store.all_claims.values()
+        self._heap = [(c.last_seen, c.claim_id) for c in claims]
+        heapq.heapify(self._heap)
+        ceiling = utcnow() + FUTURE_SLACK
+        self._newest = max((min(c.last_seen, ceiling) for c in claims), default=None)
+        return tracker
 
     def __len__(self) -> int:
         return len(self.store.all_claims)

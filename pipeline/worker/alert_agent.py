@@ -74,6 +74,7 @@ from pipeline.topics import (
 from pipeline.worker.channels import raw_topic
 from pipeline.worker.deadletter import DeadLetters
 from pipeline.worker.outcomes import Outcome
+from pipeline.worker.rebuilt import rebuild_on_recovery
 from pipeline.worker.stage import (
     ElasticsearchRejected,
     Item,
@@ -144,7 +145,7 @@ class AlertStage:
             window_s=settings.alert_state_window_hours * 3600.0,
             max_entries=settings.alert_state_max_entries,
         )
-        self.state_table.on_recover(self._state_recovered)
+        rebuild_on_recovery(self.state_table, self.tracker)  # its eviction order
         self.surge_table = bytes_table(
             app,
             "alert-surge",
@@ -220,9 +221,6 @@ class AlertStage:
             concurrency=self.settings.alert_webhook_concurrency,
         )(self.webhook_agent)
         self.app.on_before_shutdown.connect(self._drain)
-
-    async def _state_recovered(self) -> None:
-        self.tracker.invalidate()  # its eviction order is rebuilt from the recovered state
 
     # --- rules ------------------------------------------------------------------------
 

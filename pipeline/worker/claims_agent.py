@@ -37,6 +37,7 @@ from pipeline.topics import ARTICLES_ENRICHED, CLAIM_CHANGES, CLAIM_STATEMENTS
 from pipeline.worker.channels import raw_topic
 from pipeline.worker.deadletter import DeadLetters
 from pipeline.worker.outcomes import Outcome
+from pipeline.worker.rebuilt import rebuild_on_recovery
 from pipeline.worker.stage import ElasticsearchRejected, Item, Rejected, Stage
 from pipeline.worker.tables import bytes_table
 
@@ -93,10 +94,7 @@ def register(app: faust.App, settings: Settings) -> ClaimState:
         batch_writes=True,  # written from a batch; one partition, so always partition 0
     )
     state = claim_state(table, settings)
-
-    @table.on_recover
-    async def _recovered() -> None:
-        state.invalidate()
+    rebuild_on_recovery(table, state)
 
     # --- statements: enriched (any partition) -> the one statements partition ----------
 

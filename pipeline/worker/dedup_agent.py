@@ -25,6 +25,7 @@ from pipeline.topics import ARTICLES_DEDUPED, ARTICLES_RAW
 from pipeline.worker.channels import raw_topic
 from pipeline.worker.deadletter import DeadLetters
 from pipeline.worker.outcomes import DEDUP_MATCHES, DEDUP_STATE, Outcome
+from pipeline.worker.rebuilt import Rebuilt, rebuild_on_recovery
 from pipeline.worker.stage import Item, Rejected, Stage
 from pipeline.worker.tables import JSON_CODEC, CodecTable, bytes_table
 
@@ -51,17 +52,16 @@ class DedupStage:
     def __init__(self, store: MutableMapping[str, Any], config: DedupConfig) -> None:
         self.store = store
         self.config = config
-        self._dedup: Deduplicator | None = None
+        self._dedup = Rebuilt(
+            lambda: Deduplicator(self.store, self.config), name="dedup", unit="articles", size=len
+        )
 
     def invalidate(self) -> None:
-        self._dedup = None
+        self._dedup.invalidate()
 
     @property
     def dedup(self) -> Deduplicator:
-        if self._dedup is None:
-            self._dedup = Deduplicator(self.store, self.config)
-            log.info("dedup state rebuilt: %d articles in the window", len(self._dedup))
-        return self._dedup
+        return self._dedup.get()
 
     def process(self, value: bytes | None) -> DedupedArticle:
         """Parse and cluster one raw value; raises (ValueError) for a poison record."""
@@ -87,10 +87,7 @@ def register(app: faust.App, settings: Settings) -> DedupStage:
         help="dedup window: article id -> dedup entry (JSON)",
     )
     stage = DedupStage(CodecTable(table, JSON_CODEC), dedup_config(settings))
-
-    @table.on_recover
-    async def _recovered() -> None:
-        stage.invalidate()
+    rebuild_on_recovery(table, stage)
 
     shape = Stage(STAGE, decode_raw, dead_letters)
 

@@ -28,6 +28,7 @@ from pipeline.topics import ARTICLES_ANNOTATED, ARTICLES_ENRICHED
 from pipeline.worker.channels import raw_topic
 from pipeline.worker.deadletter import DeadLetters
 from pipeline.worker.outcomes import EVENT_MATCHES, EVENT_STATE, Outcome
+from pipeline.worker.rebuilt import Rebuilt, rebuild_on_recovery
 from pipeline.worker.stage import Item, Rejected, Stage
 from pipeline.worker.tables import JSON_CODEC, CodecTable, bytes_table
 
@@ -51,17 +52,16 @@ class EventsStage:
     def __init__(self, store: MutableMapping[str, Any], config: EventConfig) -> None:
         self.store = store
         self.config = config
-        self._clusterer: EventClusterer | None = None
+        self._clusterer = Rebuilt(
+            lambda: EventClusterer(self.store, self.config), name="event", unit="events", size=len
+        )
 
     def invalidate(self) -> None:
-        self._clusterer = None
+        self._clusterer.invalidate()
 
     @property
     def clusterer(self) -> EventClusterer:
-        if self._clusterer is None:
-            self._clusterer = EventClusterer(self.store, self.config)
-            log.info("event state rebuilt: %d events in the window", len(self._clusterer))
-        return self._clusterer
+        return self._clusterer.get()
 
     def assign(self, record: EnrichedArticle) -> EnrichedArticle:
         assignment = self.clusterer.assign(record)
@@ -80,10 +80,7 @@ def register(app: faust.App, settings: Settings) -> EventsStage:
         help="event window: event id -> event entry (JSON)",
     )
     stage = EventsStage(CodecTable(table, JSON_CODEC), event_config(settings))
-
-    @table.on_recover
-    async def _recovered() -> None:
-        stage.invalidate()
+    rebuild_on_recovery(table, stage)
 
     shape = Stage(STAGE, decode_annotated, DeadLetters(app, settings))
 
