@@ -1,17 +1,28 @@
-"""Types the alert integration tests share with their fixtures (importable by name:
-a second `conftest` module in another directory would shadow `from conftest import`)."""
+"""Types and helpers the alert integration tests share with their fixtures (importable by
+name: a second `conftest` module in another directory would shadow `from conftest import`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
+from elasticsearch import AsyncElasticsearch, Elasticsearch
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from pipeline.index.sink import BulkSink
+from pipeline.records import DeadLetter, EnrichedArticle
+from pipeline.settings import Settings, get_settings
+from pipeline.topics import ARTICLES_ENRICHED, DEAD_LETTER, qualified
 
 
 @dataclass
@@ -93,3 +104,69 @@ class Worker:
 
 def json_body(request: dict) -> dict:
     return json.loads(request["body"])
+
+
+def produce(
+    settings: Settings, records: Sequence[EnrichedArticle], partition: int | None = None
+) -> None:
+    """Send enriched records to the test's enriched topic, keyed by article id (all to
+    ``partition`` when given: the test then controls the order a stage sees them in)."""
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    topic = qualified(ARTICLES_ENRICHED, settings.topic_prefix)
+    for record in records:
+        producer.send(
+            topic, key=record.article.id.encode(), value=record.to_json(), partition=partition
+        )
+    producer.flush(30)
+    producer.close()
+
+
+def dead_letters(settings: Settings) -> list[DeadLetter]:
+    """Every record on the test's dead-letter topic so far."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
+    )
+    tp = TopicPartition(qualified(DEAD_LETTER, settings.topic_prefix), 0)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    out = [
+        DeadLetter.from_json(m.value)
+        for batch in consumer.poll(timeout_ms=2000).values()
+        for m in batch
+    ]
+    consumer.close()
+    return out
+
+
+def index_articles(settings: Settings, es: Elasticsearch, records: list[EnrichedArticle]) -> None:
+    """Write enriched records to the articles index as the index stage does (BulkSink), all
+    accepted, and refresh so that searches see them."""
+
+    async def write() -> None:
+        client = AsyncElasticsearch(settings.es_url, request_timeout=30)
+        try:
+            result = await BulkSink(client, settings).write(records)
+        finally:
+            await client.close()
+        assert result.rejected == []
+
+    asyncio.run(write())
+    es.indices.refresh(index=settings.index_alias)
+
+
+@contextmanager
+def cli_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """While inside: the CLI's settings (from the environment) name the test's servers,
+    articles alias and topic prefix."""
+    for name, value in {
+        "WIREWATCH_ES_URL": settings.es_url,
+        "WIREWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "WIREWATCH_INDEX_ALIAS": settings.index_alias,
+        "WIREWATCH_TOPIC_PREFIX": settings.topic_prefix,
+    }.items():
+        monkeypatch.setenv(name, value or "")
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        get_settings.cache_clear()

@@ -6,18 +6,24 @@ from __future__ import annotations
 import json
 
 import pytest
-from alert_support import Receiver, Worker, json_body
+from alert_support import (
+    Receiver,
+    Worker,
+    cli_settings,
+    dead_letters,
+    index_articles,
+    json_body,
+    produce,
+)
 from elasticsearch import Elasticsearch
 from helpers import wait_until
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from pipeline.alerts.delivery import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from pipeline.alerts.query import QuerySyntaxError
 from pipeline.alerts.rules import RuleStore
 from pipeline.index import samples
-from pipeline.records import AlertRule, DeadLetter, Delivery
+from pipeline.records import AlertRule, Delivery
 from pipeline.settings import Settings
-from pipeline.topics import ARTICLES_ENRICHED, DEAD_LETTER, qualified
 
 pytestmark = pytest.mark.integration
 
@@ -51,12 +57,8 @@ def test_alerts_cli_add_list_remove(
     from click.testing import CliRunner
 
     from pipeline.cli import cli
-    from pipeline.settings import get_settings
 
-    monkeypatch.setenv("WIREWATCH_KAFKA_BOOTSTRAP", alert_settings.kafka_bootstrap or "")
-    monkeypatch.setenv("WIREWATCH_TOPIC_PREFIX", alert_settings.topic_prefix)
-    get_settings.cache_clear()
-    try:
+    with cli_settings(alert_settings, monkeypatch):
         runner = CliRunner()
         added = runner.invoke(
             cli,
@@ -73,33 +75,6 @@ def test_alerts_cli_add_list_remove(
         assert runner.invoke(cli, ["alerts", "remove", "putin-in-kursk"]).exit_code == 0
         assert runner.invoke(cli, ["alerts", "list"]).output == ""
         assert runner.invoke(cli, ["alerts", "remove", "putin-in-kursk"]).exit_code == 1
-    finally:
-        get_settings.cache_clear()
-
-
-def produce(settings: Settings, records: list) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    topic = qualified(ARTICLES_ENRICHED, settings.topic_prefix)
-    for record in records:
-        producer.send(topic, key=record.article.id.encode(), value=record.to_json())
-    producer.flush(30)
-    producer.close()
-
-
-def dead_letters(settings: Settings) -> list[DeadLetter]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
-    )
-    tp = TopicPartition(qualified(DEAD_LETTER, settings.topic_prefix), 0)
-    consumer.assign([tp])
-    consumer.seek_to_beginning(tp)
-    out = [
-        DeadLetter.from_json(m.value)
-        for batch in consumer.poll(timeout_ms=2000).values()
-        for m in batch
-    ]
-    consumer.close()
-    return out
 
 
 def test_stream_alerts_once_per_cluster_to_index_and_webhooks(
@@ -181,39 +156,17 @@ def test_stream_alerts_once_per_cluster_to_index_and_webhooks(
 def test_alerts_test_shows_one_line_per_story_cluster(
     alert_settings: Settings, es: Elasticsearch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import asyncio
-
     from click.testing import CliRunner
-    from elasticsearch import AsyncElasticsearch
 
     from pipeline.cli import cli
-    from pipeline.index.sink import BulkSink
     from pipeline.settings import get_settings
 
     putin = [samples.enriched(1, cluster=1, copy=c) for c in range(3)]
     putin += [samples.enriched(2, cluster=2, copy=c) for c in range(2)]
     weather = samples.enriched(3, title="Weather", text="Rain is expected in Lisbon.")
     weather = weather.model_copy(update={"actors": [], "entities": [], "claims": []})
-
-    async def write() -> None:
-        client = AsyncElasticsearch(alert_settings.es_url, request_timeout=30)
-        try:
-            result = await BulkSink(client, alert_settings).write([*putin, weather])
-        finally:
-            await client.close()
-        assert result.rejected == []
-
-    asyncio.run(write())
-    es.indices.refresh(index=alert_settings.index_alias)
-    for name, value in {
-        "WIREWATCH_ES_URL": alert_settings.es_url,
-        "WIREWATCH_KAFKA_BOOTSTRAP": alert_settings.kafka_bootstrap,
-        "WIREWATCH_INDEX_ALIAS": alert_settings.index_alias,
-        "WIREWATCH_TOPIC_PREFIX": alert_settings.topic_prefix,
-    }.items():
-        monkeypatch.setenv(name, value or "")
-    get_settings.cache_clear()
-    try:
+    index_articles(alert_settings, es, [*putin, weather])
+    with cli_settings(alert_settings, monkeypatch):
         runner = CliRunner()
         result = runner.invoke(cli, ["alerts", "test", "actor:Putin AND kursk", "--since", "3000d"])
         assert result.exit_code == 0, result.output
@@ -240,5 +193,3 @@ def test_alerts_test_shows_one_line_per_story_cluster(
         assert "1 alert(s) would have fired (1 matching articles): lisbon OR rain" in stored.output
         bad = runner.invoke(cli, ["alerts", "test", "kursk AND"])
         assert bad.exit_code == 2 and "position 9" in bad.output
-    finally:
-        get_settings.cache_clear()

@@ -10,17 +10,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from alert_support import Receiver, Worker, json_body
+from alert_support import Receiver, Worker, json_body, produce
 from elasticsearch import Elasticsearch
 from helpers import wait_until
-from kafka import KafkaProducer
 
 from pipeline.alerts.rules import RuleStore
 from pipeline.evaluation.claim_tracking import enrich_articles, load_articles
 from pipeline.index import samples
 from pipeline.records import AlertRule, Delivery, EnrichedArticle
 from pipeline.settings import Settings
-from pipeline.topics import ARTICLES_ENRICHED, qualified
 
 pytestmark = pytest.mark.integration
 
@@ -45,16 +43,6 @@ def timeline() -> list[EnrichedArticle]:
     )
     ordered = sorted(records.values(), key=lambda r: (r.article.published_at, r.article.id))
     return [*ordered, again]
-
-
-def produce(settings: Settings, records: list[EnrichedArticle]) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    topic = qualified(ARTICLES_ENRICHED, settings.topic_prefix)
-    for record in records:
-        # one enriched partition: the test controls the order the tracker sees
-        producer.send(topic, key=record.article.id.encode(), value=record.to_json(), partition=0)
-    producer.flush(30)
-    producer.close()
 
 
 def metric(worker: Worker, name: str, **labels: str) -> float:
@@ -99,7 +87,7 @@ def test_claim_links_alert_once_per_pair_and_a_replay_adds_nothing(
     # last has fired, the claim rules before it are loaded too.
     store.add(AlertRule(id="probe", name="Probe", query="zanzibarprobe"))
     probe = samples.enriched(1, title="zanzibarprobe", claims=False)
-    produce(alert_settings, [probe])
+    produce(alert_settings, [probe], partition=0)
     wait_until(lambda: alert_docs(es, alert_settings.alerts_index), timeout=90, message="probe")
     messages = sum(1 for r in timeline if any(c.speaker for c in r.claims))
     assert messages >= 20
@@ -118,7 +106,7 @@ def test_claim_links_alert_once_per_pair_and_a_replay_adds_nothing(
             metric(claims_worker, "wirewatch_alert_events_total", outcome="claim_no_match")
         )
 
-    produce(alert_settings, timeline)
+    produce(alert_settings, timeline, partition=0)  # one partition: the order is the test's
     wait_until(lambda: processed() == messages, timeout=240, message="statements tracked")
     links = links_made()
     assert links == 7  # the corpus's links: 3 changes, 4 disputes (eval claim-tracking)
@@ -158,7 +146,7 @@ def test_claim_links_alert_once_per_pair_and_a_replay_adds_nothing(
     assert {u["claim_id"] for doc in updates for u in doc["updates"]} >= {g86["claim_id"]}
 
     # a replay of every article: nothing new in the claims index, no link, no alert
-    produce(alert_settings, timeline)
+    produce(alert_settings, timeline, partition=0)
     wait_until(lambda: processed() == 2 * messages, timeout=240, message="replay tracked")
     assert links_made() == links
     assert links_evaluated() == links

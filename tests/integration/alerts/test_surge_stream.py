@@ -10,10 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from alert_support import Receiver, Worker, json_body
+from alert_support import Receiver, Worker, cli_settings, index_articles, json_body, produce
 from elasticsearch import Elasticsearch
 from helpers import wait_until
-from test_alerts_stack import produce
 
 from pipeline.alerts.rules import RuleStore
 from pipeline.index import samples
@@ -132,13 +131,9 @@ def test_surge_rule_fires_once_per_surge_and_rearms(
 def test_alerts_test_shows_when_a_surge_rule_would_have_fired(
     alert_settings: Settings, es: Elasticsearch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import asyncio
-
     from click.testing import CliRunner
-    from elasticsearch import AsyncElasticsearch
 
     from pipeline.cli import cli
-    from pipeline.index.sink import BulkSink
     from pipeline.settings import get_settings
 
     # the same timeline as the stream test: hours 0-3 one story each, hour 4 four stories
@@ -148,26 +143,8 @@ def test_alerts_test_shows_when_a_surge_rule_would_have_fired(
     records += [at(10.1 + i / 10, 10 + i) for i in range(4)]
     weather = samples.enriched(50, title="Weather", text="Rain in Lisbon.", summary=None)
     records.append(weather.model_copy(update={"actors": [], "entities": [], "claims": []}))
-
-    async def write() -> None:
-        client = AsyncElasticsearch(alert_settings.es_url, request_timeout=30)
-        try:
-            result = await BulkSink(client, alert_settings).write(records)
-        finally:
-            await client.close()
-        assert result.rejected == []
-
-    asyncio.run(write())
-    es.indices.refresh(index=alert_settings.index_alias)
-    for name, value in {
-        "WIREWATCH_ES_URL": alert_settings.es_url,
-        "WIREWATCH_KAFKA_BOOTSTRAP": alert_settings.kafka_bootstrap,
-        "WIREWATCH_INDEX_ALIAS": alert_settings.index_alias,
-        "WIREWATCH_TOPIC_PREFIX": alert_settings.topic_prefix,
-    }.items():
-        monkeypatch.setenv(name, value or "")
-    get_settings.cache_clear()
-    try:
+    index_articles(alert_settings, es, records)
+    with cli_settings(alert_settings, monkeypatch):
         runner = CliRunner()
         options = ["--surge", "3x/1h", "--min-stories", "3", "--baseline-windows", "4"]
         result = runner.invoke(cli, ["alerts", "test", "kursk", "--since", "3000d", *options])
@@ -190,5 +167,3 @@ def test_alerts_test_shows_when_a_surge_rule_would_have_fired(
         assert "0 surge alert(s) would have fired (13 matching articles)" in stored.output
         listed = runner.invoke(cli, ["alerts", "list"])
         assert "surge=3x/1h min 5 over 4 windows per story" in listed.output
-    finally:
-        get_settings.cache_clear()

@@ -5,10 +5,9 @@ again, under the same Idempotency-Key, and nothing is dead-lettered."""
 from __future__ import annotations
 
 import pytest
-from alert_support import Receiver, Worker
+from alert_support import Receiver, Worker, dead_letters, produce
 from elasticsearch import Elasticsearch
 from helpers import wait_until
-from test_alerts_stack import dead_letters, produce
 
 from pipeline.alerts.delivery import IDEMPOTENCY_HEADER
 from pipeline.alerts.rules import RuleStore
