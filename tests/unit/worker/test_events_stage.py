@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+
+from event_articles import BUDGET, KURSK, KURSK_OTHER_WORDS, enriched
 
 from pipeline.events.clusterer import EventConfig
 from pipeline.index import samples
@@ -18,42 +19,10 @@ from pipeline.index.documents import (
 )
 from pipeline.index.sink import BulkSink
 from pipeline.index.templates import mapping_fields
-from pipeline.records import Actor, Article, EnrichedArticle, StoryRef
+from pipeline.records import Actor, EnrichedArticle
 from pipeline.settings import Settings
 from pipeline.worker.events_agent import EventsStage, decode_annotated, event_config
 from pipeline.worker.tables import JSON_CODEC, CodecTable
-
-T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
-KURSK = (
-    "Russian troops retook villages in the Kursk region on Thursday as Ukrainian units "
-    "withdrew from positions near Sudzha after weeks of drone strikes and shelling"
-)
-KURSK_OTHER_WORDS = (
-    "Ukrainian units pulled back from Sudzha in the Kursk region while Russian troops "
-    "recaptured several villages after heavy shelling and drone strikes"
-)
-BUDGET = (
-    "Senate leaders reached a budget deal on Tuesday that funds the government through "
-    "September and raises spending on highways, schools and veterans health care"
-)
-
-
-def enriched(id_: str, text: str, hours: float, story: str | None = None) -> EnrichedArticle:
-    url = f"https://outlet.example/{id_}"
-    article = Article(
-        id=id_,
-        url=url,
-        normalized_url=url,
-        feed_url=url,
-        outlet="Outlet",
-        domain="outlet.example",
-        title=text[:40],
-        text=text,
-        published_at=T0 + timedelta(hours=hours),
-        fetched_at=T0 + timedelta(hours=hours),
-    )
-    ref = StoryRef(cluster_id=story or id_, canonical_id=story or id_, match="new")
-    return EnrichedArticle(article=article, story=ref)
 
 
 class RecordingClient:
