@@ -17,20 +17,19 @@ candidates to check. Figures, each beside a baseline from the same run:
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import random
 import sys
-import time
-import tracemalloc
-from collections.abc import Callable
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from datasketch import MinHash, MinHashLSH
+from measure import measure_memory, per_item
 
 from pipeline.dedup import DedupConfig, Deduplicator, normalize, signature
 from pipeline.records import Article
@@ -85,15 +84,25 @@ def make_articles(n: int, seed: int = 7) -> list[Article]:
     return out
 
 
-def measure_memory(build: Callable[[], Any]) -> tuple[float, Any]:
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    keep = build()
-    gc.collect()
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    return after - before, keep
+def filled(articles: list[Article], config: DedupConfig) -> Deduplicator:
+    """A deduplicator that has seen ``articles``: the state whose memory is measured."""
+    dedup = Deduplicator({}, config)
+    for a in articles:
+        dedup.assign(a)
+    return dedup
+
+
+def datasketch_cost(articles: list[Article], config: DedupConfig, perms: Any) -> float:
+    """Seconds per article of datasketch's MinHash + ``MinHashLSH`` query and insert."""
+    lsh = MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
+
+    def step(a: Article) -> None:
+        m = MinHash(num_perm=config.num_perm, permutations=perms)
+        m.update_batch(normalize.shingles(normalize.words(a.text), config.shingle_words))
+        lsh.query(m)
+        lsh.insert(a.id, m)
+
+    return per_item(step, articles)[0]
 
 
 def main() -> None:
@@ -107,31 +116,14 @@ def main() -> None:
     config = DedupConfig(max_entries=max(n, 200_000))
 
     # --- cost per article ------------------------------------------------------------------
-    t = time.perf_counter()
-    for p in payloads:
-        Article.from_json(p)
-    parse_s = (time.perf_counter() - t) / n
-
-    dedup = Deduplicator({}, config)
-    matches: dict[str, int] = {}
-    t = time.perf_counter()
-    for a in articles:
-        story = dedup.assign(a)
-        matches[story.match] = matches.get(story.match, 0) + 1
-    dedup_s = (time.perf_counter() - t) / n
+    parse_s, _ = per_item(Article.from_json, payloads)
+    dedup_s, stories = per_item(Deduplicator({}, config).assign, articles)
+    matches = dict(Counter(story.match for story in stories))
 
     # datasketch as its README uses it (shared permutations, else it is far slower):
     # shingle, MinHash, query, insert; near-duplicates only, no state, no clusters.
-    lsh = MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
     perms = MinHash(num_perm=config.num_perm, seed=signature.SEED).permutations
-    t = time.perf_counter()
-    for a in articles:
-        m = MinHash(num_perm=config.num_perm, permutations=perms)
-        m.update_batch(normalize.shingles(normalize.words(a.text), config.shingle_words))
-        lsh.query(m)
-        lsh.insert(a.id, m)
-    lib_lsh_s = (time.perf_counter() - t) / n
-    del lsh
+    lib_lsh_s = datasketch_cost(articles, config, perms)
     hasher = signature.MinHasher(config.num_perm)
     sigs = [
         hasher.signature(normalize.shingles(normalize.words(a.text), config.shingle_words))
@@ -139,13 +131,7 @@ def main() -> None:
     ]
 
     # --- memory ---------------------------------------------------------------------------
-    def build_ours() -> Deduplicator:
-        d = Deduplicator({}, config)
-        for a in articles:
-            d.assign(a)
-        return d
-
-    ours_bytes, ours = measure_memory(build_ours)
+    ours_bytes, ours = measure_memory(lambda: filled(articles, config))
     # the persisted entries alone, as fresh objects (what a recovered table holds)
     store_bytes, _ = measure_memory(lambda: json.loads(json.dumps(ours.store)))
 

@@ -25,12 +25,14 @@ import json
 import random
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_dedup import make_articles, measure_memory
+from bench_dedup import filled, make_articles
+from measure import measure_memory, per_item
 
 from pipeline.dedup import DedupConfig, Deduplicator
 from pipeline.events.clusterer import EventConfig
@@ -87,43 +89,29 @@ def main() -> None:
     event_config = EventConfig(max_events=max(n, 100_000))
 
     # --- cost per article ------------------------------------------------------------------
-    dedup = Deduplicator({}, dedup_config)
-    t = time.process_time()
-    for a in articles:
-        dedup.assign(a)
-    dedup_s = (time.process_time() - t) / n
+    cpu = time.process_time
+    dedup_s, _ = per_item(Deduplicator({}, dedup_config).assign, articles, cpu)
 
     stage = EventsStage({}, event_config)
     stage.clusterer  # noqa: B018  (built before the clock starts, as after a recovery)
-    matches: dict[str, int] = {}
-    t = time.process_time()
-    for r in records:
-        out = stage.assign(r)
-        assert out.event is not None
-        matches[out.event.match] = matches.get(out.event.match, 0) + 1
-    events_s = (time.process_time() - t) / n
+    events_s, out = per_item(stage.assign, records, cpu)
+    matches = dict(Counter(r.event.match for r in out if r.event is not None))
+    assert sum(matches.values()) == n  # every article leaves with its event
 
     payloads = [r.to_json() for r in records[: min(n, 20_000)]]
     again = EventsStage({}, event_config)
-    t = time.process_time()
-    for p in payloads:
-        again.assign(EnrichedArticle.from_json(p)).to_json()
-    record_s = (time.process_time() - t) / len(payloads)
+    record_s, _ = per_item(
+        lambda p: again.assign(EnrichedArticle.from_json(p)).to_json(), payloads, cpu
+    )
 
     # --- memory ---------------------------------------------------------------------------
-    def build_dedup() -> Deduplicator:
-        d = Deduplicator({}, dedup_config)
-        for a in articles:
-            d.assign(a)
-        return d
-
     def build_events() -> EventsStage:
         s = EventsStage({}, event_config)
         for r in records:
             s.assign(r)
         return s
 
-    dedup_bytes, _ = measure_memory(build_dedup)
+    dedup_bytes, _ = measure_memory(lambda: filled(articles, dedup_config))
     events_bytes, built = measure_memory(build_events)
     store_bytes, _ = measure_memory(lambda: json.loads(json.dumps(built.store)))
     per100k = 100_000 / n
