@@ -24,7 +24,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -443,19 +443,14 @@ class BulkSink:
     def _story_ops(self, records: list[EnrichedArticle]) -> list[bytes]:
         if self._stories_index is None:
             return []
-        newest = _newest_views(records)
-        lines: list[bytes] = []
-        for cluster_id, record in newest.items():
-            action = {
-                "index": {
-                    "_index": self._stories_index,
-                    "_id": cluster_id,
-                    "version": story_version(record),
-                    "version_type": "external_gte",
-                }
-            }
-            lines += [json.dumps(action).encode(), json.dumps(to_story_document(record)).encode()]
-        return lines
+        return _versioned_writes(
+            self._stories_index,
+            "external_gte",
+            (
+                (cluster_id, story_version(record), to_story_document(record))
+                for cluster_id, record in _newest_views(records).items()
+            ),
+        )
 
     def _event_ops(self, records: list[EnrichedArticle]) -> list[bytes]:
         """One write per event of the batch, the newest revision; a replayed revision is a
@@ -469,18 +464,14 @@ class BulkSink:
             seen = newest.get(record.event.event_id)
             if seen is None or event_version(record) > event_version(seen):
                 newest[record.event.event_id] = record
-        lines: list[bytes] = []
-        for event_id, record in newest.items():
-            action = {
-                "index": {
-                    "_index": self._events_index,
-                    "_id": event_id,
-                    "version": event_version(record),
-                    "version_type": "external",
-                }
-            }
-            lines += [json.dumps(action).encode(), json.dumps(to_event_document(record)).encode()]
-        return lines
+        return _versioned_writes(
+            self._events_index,
+            "external",
+            (
+                (event_id, event_version(record), to_event_document(record))
+                for event_id, record in newest.items()
+            ),
+        )
 
     async def _existing_homes(self, ids: list[str]) -> dict[str, str]:
         """Concrete index of each id already indexed, when the alias spans several indices."""
@@ -506,6 +497,26 @@ class BulkSink:
                 count = 0  # bulk's require_alias then reports the missing alias
             self._alias_indices = (now, count)
         return self._alias_indices[1]
+
+
+def _versioned_writes(
+    index: str, version_type: str, documents: Iterable[tuple[str, int, dict[str, Any]]]
+) -> list[bytes]:
+    """Bulk lines writing each (id, version, document) to ``index`` under external
+    versioning (``version_type``): a write older than the indexed version is refused (409),
+    so the order the writes arrive in does not matter."""
+    lines: list[bytes] = []
+    for doc_id, version, document in documents:
+        action = {
+            "index": {
+                "_index": index,
+                "_id": doc_id,
+                "version": version,
+                "version_type": version_type,
+            }
+        }
+        lines += [json.dumps(action).encode(), json.dumps(document).encode()]
+    return lines
 
 
 def _newest_views(records: Sequence[EnrichedArticle]) -> dict[str, EnrichedArticle]:
