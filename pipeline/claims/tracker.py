@@ -479,41 +479,36 @@ class ClaimTracker:
     ) -> ClaimChange:
         new = self._find(new.claim_id) or new
         old = self._find(old.claim_id) or old
-        new = new.model_copy(
-            update={
-                "disputed_by": [
-                    *new.disputed_by,
-                    ClaimDispute(
-                        claim_id=old.claim_id,
-                        speaker=old.speaker,
-                        reason=reason,
-                        unit=unit,
-                        value=new_value,
-                        other_value=old_value,
-                    ),
-                ],
-                "revision": new.revision + 1,
-            }
-        )
-        old = old.model_copy(
-            update={
-                "disputed_by": [
-                    *old.disputed_by,
-                    ClaimDispute(
-                        claim_id=new.claim_id,
-                        speaker=new.speaker,
-                        reason=reason,
-                        unit=unit,
-                        value=old_value,
-                        other_value=new_value,
-                    ),
-                ],
-                "revision": old.revision + 1,
-            }
+        new, old = (
+            _disputed(new, old, reason, unit, new_value, old_value),
+            _disputed(old, new, reason, unit, old_value, new_value),
         )
         self._replace(new)
         self._replace(old)
         return ClaimChange("disputed", new, old)
+
+
+def _disputed(
+    claim: TrackedClaim,
+    other: TrackedClaim,
+    reason: str,
+    unit: str | None,
+    value: float | None,
+    other_value: float | None,
+) -> TrackedClaim:
+    """``claim`` disputed by ``other`` (its figure ``value`` against the other's), one
+    revision on; a dispute is recorded on both claims, each from its own side."""
+    dispute = ClaimDispute(
+        claim_id=other.claim_id,
+        speaker=other.speaker,
+        reason=reason,
+        unit=unit,
+        value=value,
+        other_value=other_value,
+    )
+    return claim.model_copy(
+        update={"disputed_by": [*claim.disputed_by, dispute], "revision": claim.revision + 1}
+    )
 
 
 def track(records: Iterable[EnrichedArticle], tracker: ClaimTracker | None = None) -> ClaimTracker:
