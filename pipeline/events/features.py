@@ -14,8 +14,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-from spacy.lang.en.stop_words import STOP_WORDS
-
+from pipeline.events.stop_words import STOP_WORDS
 from pipeline.records import EnrichedArticle
 
 ACTOR_PREFIX = "@"
