@@ -15,13 +15,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import click
 import faust
 
 from pipeline.cli.servers import resolve
-from pipeline.settings import get_settings
+from pipeline.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from pipeline.worker.startup import StartTimeline
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +53,12 @@ class Worker(faust.Worker):
         *args: object,
         stop_grace_s: float,
         kafka_username: str | None = None,
+        timeline: StartTimeline | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.stop_grace_s = stop_grace_s
+        self.timeline = timeline
         if not _isatty(self.stdout):
             self.spinner = None
         self.outage = KafkaOutage()
@@ -67,6 +73,17 @@ class Worker(faust.Worker):
             handler.addFilter(self.refusal)
             handler.addFilter(self.outage)
             handler.addFilter(self.es_outage)
+
+    async def on_first_start(self) -> None:
+        if self.timeline is not None:
+            self.timeline.mark("Faust start")
+        await super().on_first_start()
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        if self.timeline is not None:  # once: the first recovery, not every rebalance
+            log.info("%s", self.timeline.line())
+            self.timeline = None
 
     def _on_sigint(self) -> None:
         self._arm_stop_timer("SIGINT")
@@ -422,28 +439,54 @@ def _isatty(stream: object) -> bool:
     show_default=True,
 )
 def command(setup: bool, loglevel: str) -> None:
-    from pipeline.worker.app import create_app
+    # Ordered for a quick restart (issue 11.7, pipeline.worker.startup): the enrichment
+    # processes first (each loads spaCy while the rest happens), the setup calls in a
+    # thread beside the stage imports, then Faust.
+    from pipeline.worker import enrich_agent
+    from pipeline.worker.app import create_app, stage_modules
+    from pipeline.worker.startup import StartTimeline
 
+    timeline = StartTimeline()
     if setup:
-        from pipeline.adapters.elastic import make_client
-        from pipeline.adapters.kafka import ensure_topics
-        from pipeline.index.setup import install
-
         # As the setup Job does it: the worker's own user may not create topics.
         setup_settings = resolve(get_settings(), service="setup")
-        ensure_topics(setup_settings)
-        client = make_client(setup_settings)
-        try:
-            install(client, setup_settings)
-        finally:
-            client.close()
     settings = resolve(get_settings(), service="worker")
-    app = create_app(settings)
+    timeline.mark("python and settings")
+    if enrich_agent.__name__ in stage_modules(settings):
+        enrich_agent.spawn_early(settings)
+        timeline.mark("enrichment processes spawned")
+    with ThreadPoolExecutor(1, thread_name_prefix="setup") as background:
+        # imported here, not in the thread: two threads importing one package can deadlock
+        done = background.submit(setup_step(), setup_settings) if setup else None
+        app = create_app(settings)
+        timeline.mark("app and stages")
+        if done is not None:
+            done.result()  # its error, if any, as if it had run first
+            timeline.mark("setup")
     worker = Worker(
         app,
         loglevel=loglevel,
         stdout=sys.stdout,
         stop_grace_s=settings.worker_stop_grace_s,
         kafka_username=settings.kafka_username,
+        timeline=timeline,
     )
     worker.execute_from_commandline()
+
+
+def setup_step() -> Callable[[Settings], None]:
+    """What ``--setup`` runs: create missing topics, then the index templates and alias
+    (idempotent), as the setup Job does."""
+    from pipeline.adapters.elastic import make_client
+    from pipeline.adapters.kafka import ensure_topics
+    from pipeline.index.setup import install
+
+    def run(settings: Settings) -> None:
+        ensure_topics(settings)
+        client = make_client(settings)
+        try:
+            install(client, settings)
+        finally:
+            client.close()
+
+    return run

@@ -19,12 +19,13 @@ import multiprocessing
 import os
 import signal
 import threading
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from pipeline.records import DedupedArticle
 from pipeline.settings import Settings
 from pipeline.topics import ARTICLES_ANNOTATED, ARTICLES_DEDUPED
+from pipeline.worker.startup import process_age
 
 if TYPE_CHECKING:
     import faust
@@ -90,6 +91,7 @@ class EnrichRunner:
     def __init__(self, processes: int) -> None:
         self.processes = processes
         self._executor: Executor | None = None
+        self._spawned: list[Future[bool]] = []
 
     @property
     def executor(self) -> Executor:
@@ -118,21 +120,60 @@ class EnrichRunner:
         )
         return [value for chunk in results for value in chunk]
 
+    def spawn(self) -> None:
+        """Start the child processes now (each loads its model as it starts) without
+        waiting for them; ``warm`` waits. Idempotent."""
+        if self.processes > 0 and not self._spawned:
+            self._spawned = [self.executor.submit(_child_ready) for _ in range(self.processes)]
+
     async def warm(self) -> None:
-        """Start the child processes now, so each loads its model while the worker joins
-        its group and recovers its tables, not when the first batch arrives (a restart
-        otherwise pays the model load before its first record)."""
+        """Until every child process has loaded its model, spawning them if ``spawn`` has
+        not: the model loads while the worker joins its group and recovers its tables,
+        not when the first batch arrives (a restart would pay for it before its first
+        record). Logs when they are ready, in seconds since the worker process started."""
         if self.processes <= 0:
             return
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(
-            *(loop.run_in_executor(self.executor, _child_ready) for _ in range(self.processes))
+        self.spawn()
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in self._spawned))
+        log.info(
+            "enrichment ready: %d process(es) loaded the spaCy model %.1fs after exec",
+            self.processes,
+            process_age(),
         )
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+            self._spawned = []
+
+
+#: the runner ``spawn_early`` started, for ``register`` to take over (one per process)
+_early: EnrichRunner | None = None
+
+
+def spawn_early(settings: Settings) -> None:
+    """Spawn the enrichment processes before the worker builds its app (issue 11.7).
+
+    ``wirewatch worker`` calls this first thing: a child spends ~3 s (more on a busy
+    machine) importing spaCy and loading the model, which then runs beside the worker's
+    own imports, setup and group join instead of after them. ``register`` takes the
+    runner over; without this call it spawns them when the app starts, as before.
+    """
+    global _early
+    if _early is None and settings.enrich_processes > 0:
+        _early = EnrichRunner(settings.enrich_processes)
+        _early.spawn()
+
+
+def _runner(settings: Settings) -> EnrichRunner:
+    global _early
+    runner, _early = _early, None
+    if runner is not None and runner.processes == settings.enrich_processes:
+        return runner
+    if runner is not None:
+        runner.close()
+    return EnrichRunner(settings.enrich_processes)
 
 
 def register(app: faust.App, settings: Settings) -> EnrichRunner:
@@ -143,7 +184,7 @@ def register(app: faust.App, settings: Settings) -> EnrichRunner:
     deduped = raw_topic(app, ARTICLES_DEDUPED, settings)
     annotated = raw_topic(app, ARTICLES_ANNOTATED, settings)  # the events stage reads it
     shape = Stage(STAGE, DedupedArticle.from_json, DeadLetters(app, settings))
-    runner = EnrichRunner(settings.enrich_processes)
+    runner = _runner(settings)
 
     async def handle(items: list[Item[DedupedArticle]]) -> list[tuple[Item, Rejected]]:
         # the children parse again: bytes cross the process boundary, not models
