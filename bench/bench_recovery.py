@@ -1,7 +1,8 @@
-"""Recovery time of each worker table at 100,000 entries, and memory of the alert state
-at 100,000 (rule, story) pairs, each beside a baseline from the same run.
+"""Recovery time of each worker table at 100,000 entries, memory of the alert state at
+100,000 (rule, story) pairs, and a worker's restart after kill -9, each beside a baseline
+from the same run.
 
-    .venv/bin/python bench/bench_recovery.py [--entries 100000]
+    .venv/bin/python bench/bench_recovery.py [--entries 100000] [--kills 3] [--only restart]
 
 Real processes: each table's changelog topic is filled with ``--entries`` records of the
 shape the worker writes (dedup entries with 128-value MinHash signatures; alert states
@@ -18,7 +19,16 @@ a local stack started in a temporary directory and stopped afterwards).
   them at all);
 - memory of the alert state at 100,000 pairs (the table's bytes as the memory store
   holds them + the tracker's eviction order, tracemalloc) beside a Python set of the
-  same (rule id, cluster id) pairs: the least any once-per-cluster memory could hold.
+  same (rule id, cluster id) pairs: the least any once-per-cluster memory could hold;
+- restart after kill -9 (issue 11.7): ``wirewatch worker`` with every stage, its tables
+  filled as in tests/integration/worker/test_restarts.py (a rule has fired), killed with -9
+  ``--kills`` times; each time a new article is sent as the process is spawned again, and
+  the figure is spawn -> that article in the index, with the worker's own start timeline
+  (its "start:" log line: python and settings, enrichment processes spawned, app and
+  stages, setup, Faust start, ready). Baselines, measured just before each restart: a bare
+  Python importing the worker's modules (what any start pays), and a bare process loading
+  the spaCy model (what the first enriched record waits for). Their ratio says how much of
+  a restart is more than the unavoidable.
 """
 
 from __future__ import annotations
@@ -38,7 +48,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests/integration/worker"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # helpers
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -297,14 +309,107 @@ def alert_state_memory(n: int) -> None:
     )
 
 
+# --- restart after kill -9 ----------------------------------------------------------------
+
+#: what every worker process imports before it can process (pipeline.worker.app.STAGE_MODULES)
+IMPORTS = (
+    "import pipeline.cli.worker, pipeline.worker.app as a, importlib;"
+    " [importlib.import_module(m) for m in a.STAGE_MODULES.values()]"
+)
+MODEL = "from pipeline.enrich.annotate import Annotator; Annotator()"
+
+
+def timed_python(code: str) -> float:
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.monotonic() - started
+
+
+def bench_restart(bootstrap: str, es_url: str, home: Path, kills: int) -> None:
+    import statistics
+
+    from elasticsearch import Elasticsearch
+    from helpers import wait_until
+    from worker_harness import Worker, build_corpus, indexed, produce, settings_env
+
+    run_id = uuid.uuid4().hex[:8]
+    settings = Settings(
+        kafka_bootstrap=bootstrap, es_url=es_url, topic_prefix=f"rs{run_id}.",
+        index_alias=f"rs{run_id}-articles", stories_index=f"rs{run_id}-stories",
+        events_index=f"rs{run_id}-events", alerts_index=f"rs{run_id}-alerts",
+        claims_index=f"rs{run_id}-claims", home=home / "restart", worker_web_port=free_port(),
+    )  # fmt: skip
+    log = home / "restart-worker.log"
+    worker = Worker(settings_env(settings), log)
+    es = Elasticsearch(es_url, request_timeout=30)
+    corpus = build_corpus(bases=40, total=80)
+    first = corpus[0]
+    word = max(first.title.split(), key=len).strip(".,:;'\"()")
+    took: list[float] = []
+    floors: dict[str, list[float]] = {"imports": [], "model": []}
+    timeline = ""
+    try:
+        worker.start()
+        worker.wait_ready(300)
+        RuleStore(settings).add(AlertRule(id="bench-restart", name="Bench", query=word))
+        produce(settings, corpus[:5])
+        wait_until(
+            lambda: {a.id for a in corpus[:5]} <= indexed(es, settings).keys(), timeout=300,
+            message="the first five articles indexed",
+        )  # fmt: skip
+        for kill in range(kills):
+            floors["imports"].append(timed_python(IMPORTS))
+            floors["model"].append(timed_python(MODEL))
+            worker.kill9()
+            new = corpus[10 + kill]
+            spawned = time.monotonic()
+            worker.start()
+            produce(settings, [new])
+            wait_until(
+                lambda n=new: not worker.alive() or n.id in indexed(es, settings),
+                timeout=300, interval=0.1, message="the article sent at the restart indexed",
+            )  # fmt: skip
+            assert worker.alive(), worker.tail()
+            took.append(time.monotonic() - spawned)
+            lines = log.read_text(errors="replace").splitlines()
+            timeline = next((x for x in reversed(lines) if "start: ready" in x), "start: -")
+            print(f"  kill -9 #{kill + 1}: spawn -> article indexed {took[-1]:.1f}s", flush=True)
+    finally:
+        worker.stop()
+        es.close()
+    imports, model = (statistics.median(floors[k]) for k in ("imports", "model"))
+    floor = max(imports, model)
+    restart = statistics.median(took)
+    print(
+        f"restart after kill -9, every stage, tables filled ({kills} kills, load "
+        f"{os.getloadavg()[0]:.1f}): spawn -> new article indexed median {restart:.1f}s, "
+        f"max {max(took):.1f}s; same run: a bare python importing the worker's modules "
+        f"{imports:.1f}s, a bare process loading the spaCy model {model:.1f}s "
+        f"(restart / slower of the two: {restart / floor:.1f}x)\n"
+        f"  last restart's own timeline: {timeline[timeline.find('start:') :]}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--kills", type=int, default=3, help="kill -9 restarts to time")
+    parser.add_argument(
+        "--only", choices=("tables", "memory", "restart"), help="run one part of the bench"
+    )
     args = parser.parse_args()
-    alert_state_memory(args.entries)
+    if args.only in (None, "memory"):
+        alert_state_memory(args.entries)
+    if args.only == "memory":
+        return
     stack, bootstrap, es_url = start_stack()
     home = Path(tempfile.mkdtemp(prefix="wirewatch-bench-recovery-"))
     try:
+        if args.only in (None, "restart"):
+            bench_restart(bootstrap, es_url, home, args.kills)
+        if args.only == "restart":
+            return
         rng = random.Random(7)
         dedup = [(0, k, v) for k, v in dedup_entries(args.entries, rng)]
         bench_table(
