@@ -46,6 +46,8 @@ class Worker(faust.Worker):
       of Kafka being known down, and at the latest when the grace period is over. With the
       broker away, Faust's shutdown waits on commits and the producer flush for minutes;
       at-least-once delivery makes the exit safe.
+    - One "start:" line when first ready: where the start's seconds went
+      (pipeline.worker.startup, issue 11.7).
     """
 
     def __init__(
