@@ -80,3 +80,24 @@ def drop_indices_and_templates(client: Any, settings: Any) -> None:
         client.options(ignore_status=404).indices.delete_index_template(
             name=names.template_name(kind)
         )
+
+
+def index_articles(settings: Any, es: Any, records: list[Any]) -> None:
+    """Write enriched records to the articles index as the index stage does (BulkSink), all
+    accepted, and refresh the alias so that searches see them."""
+    import asyncio
+
+    from elasticsearch import AsyncElasticsearch
+
+    from pipeline.index.sink import BulkSink
+
+    async def write() -> None:
+        client = AsyncElasticsearch(settings.es_url, request_timeout=30)
+        try:
+            result = await BulkSink(client, settings).write(records)
+        finally:
+            await client.close()
+        assert result.rejected == []
+
+    asyncio.run(write())
+    es.indices.refresh(index=settings.index_alias)

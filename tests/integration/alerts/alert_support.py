@@ -3,7 +3,6 @@ name: a second `conftest` module in another directory would shadow `from conftes
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -16,10 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from elasticsearch import AsyncElasticsearch, Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from pipeline.index.sink import BulkSink
 from pipeline.records import DeadLetter, EnrichedArticle
 from pipeline.settings import Settings, get_settings
 from pipeline.topics import ARTICLES_ENRICHED, DEAD_LETTER, qualified
@@ -136,22 +133,6 @@ def dead_letters(settings: Settings) -> list[DeadLetter]:
     ]
     consumer.close()
     return out
-
-
-def index_articles(settings: Settings, es: Elasticsearch, records: list[EnrichedArticle]) -> None:
-    """Write enriched records to the articles index as the index stage does (BulkSink), all
-    accepted, and refresh so that searches see them."""
-
-    async def write() -> None:
-        client = AsyncElasticsearch(settings.es_url, request_timeout=30)
-        try:
-            result = await BulkSink(client, settings).write(records)
-        finally:
-            await client.close()
-        assert result.rejected == []
-
-    asyncio.run(write())
-    es.indices.refresh(index=settings.index_alias)
 
 
 @contextmanager

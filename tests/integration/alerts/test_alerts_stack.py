@@ -11,12 +11,11 @@ from alert_support import (
     Worker,
     cli_settings,
     dead_letters,
-    index_articles,
     json_body,
     produce,
 )
 from elasticsearch import Elasticsearch
-from helpers import wait_until
+from helpers import index_articles, wait_until
 
 from pipeline.alerts.delivery import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from pipeline.alerts.query import QuerySyntaxError

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from alert_support import Receiver, Worker, cli_settings, index_articles, json_body, produce
+from alert_support import Receiver, Worker, cli_settings, json_body, produce
 from elasticsearch import Elasticsearch
-from helpers import wait_until
+from helpers import index_articles, wait_until
 
 from pipeline.alerts.rules import RuleStore
 from pipeline.index import samples

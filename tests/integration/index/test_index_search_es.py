@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from elasticsearch import AsyncElasticsearch, Elasticsearch
+from elasticsearch import Elasticsearch
+from helpers import index_articles
 
 from pipeline.enrich.actors import ActorRegistry
 from pipeline.index import samples
 from pipeline.index.search import SearchRequest, claims_query, search
-from pipeline.index.sink import BulkSink
 from pipeline.index.templates import Names
 from pipeline.records import Claim, EnrichedArticle, Quantity, Span
 from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration
-
-
-def index(settings: Settings, es: Elasticsearch, records: list[EnrichedArticle]) -> None:
-    async def run() -> None:
-        client = AsyncElasticsearch(settings.es_url, request_timeout=30)
-        try:
-            result = await BulkSink(client, settings).write(records)
-        finally:
-            await client.close()
-        assert result.rejected == []
-
-    asyncio.run(run())
-    es.indices.refresh(index=settings.index_alias)
 
 
 def _claim(text: str, speaker: str, content: str, numbers: dict[str, float]) -> Claim:
@@ -69,7 +55,7 @@ def test_claims_by_gerasimov_containing_a_number_is_one_query(
         }
     )
     nobody = samples.enriched(3, text="No one said anything.", claims=False)
-    index(es_settings, es, [with_number, mixed, nobody])
+    index_articles(es_settings, es, [with_number, mixed, nobody])
 
     response = es.search(
         index=installed.alias,
@@ -118,7 +104,7 @@ def _corpus() -> list[EnrichedArticle]:
 def test_search_collapses_stories_and_counts_every_copy(
     es: Elasticsearch, installed: Names, es_settings: Settings
 ) -> None:
-    index(es_settings, es, _corpus())
+    index_articles(es_settings, es, _corpus())
     result = search(es, installed.alias, SearchRequest(query="Kursk"))
     by_story = {h.cluster_id: h for h in result.hits}
     assert set(by_story) == {"c00000001", "c00000003"}
@@ -134,7 +120,7 @@ def test_search_collapses_stories_and_counts_every_copy(
 def test_stemmed_query_and_filters(
     es: Elasticsearch, installed: Names, es_settings: Settings
 ) -> None:
-    index(es_settings, es, _corpus())
+    index_articles(es_settings, es, _corpus())
 
     registry = ActorRegistry.load()
 
@@ -167,7 +153,7 @@ def test_search_cli_prints_one_line_per_story_with_its_copies(
 
     from pipeline.cli import cli
 
-    index(es_settings, es, _corpus())
+    index_articles(es_settings, es, _corpus())
     result = CliRunner().invoke(
         cli, ["search", "Kursk", "--speaker", "Gerasimov", "--since", "3000d"]
     )
