@@ -63,8 +63,8 @@ class Worker(faust.Worker):
         self.timeline = timeline
         if not _isatty(self.stdout):
             self.spinner = None
-        self.outage = KafkaOutage()
-        self.es_outage = ElasticsearchOutage()
+        self.outage = KafkaOutage(schedule=after)
+        self.es_outage = ElasticsearchOutage(schedule=after)
         self.stop_timer: StopTimer | None = None
         self.refusal = KafkaRefusal(kafka_username)
         self.app.sensors.add(KafkaAnswers(self.outage))
@@ -190,7 +190,9 @@ class Outage(logging.Filter):
     ``announce_after_s`` (a group coordinator still loading just after a broker restart, one
     lost heartbeat) is no outage and prints nothing. No tracebacks: a retry is not a bug.
     Our own records (dead letters, stage and bulk lines) and the clients' INFO lines pass
-    untouched.
+    untouched. With ``schedule`` (a timer: delay, callback -> cancel) the ERROR line comes
+    ``announce_after_s`` after the first failure even if the client then falls silent (a
+    consumer only retrying its connection says little); without, at the next failure.
     """
 
     def __init__(
@@ -202,8 +204,11 @@ class Outage(logging.Filter):
         window_s: float = 30.0,
         announce_after_s: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
+        schedule: Callable[[float, Callable[[], None]], Callable[[], None]] | None = None,
     ):
         super().__init__()
+        self.schedule = schedule
+        self._cancel: Callable[[], None] | None = None
         self.server = server
         self.loggers = loggers
         self.alive_marker = alive_marker
@@ -242,17 +247,15 @@ class Outage(logging.Filter):
         message = record.getMessage()
         if self.since is None:
             self.since, self.first, self.announced, self.held = now, message, False, 1
+            if self.schedule is not None:
+                self._cancel = self.schedule(self.announce_after_s, self._announce_due)
             return False
         self.held += 1
         if not self.announced:
             if now - self.since < self.announce_after_s:
                 return False
             self.announced, self.noted = True, now
-            record.msg = (
-                f"{self.server} failing for {now - self.since:.0f}s, retrying: %s"
-                f" ({self.held} client errors held back until {self.server} answers again)"
-            )
-            record.args = (self.first,)
+            record.msg, record.args = self._failing_line(now)
             record.levelno, record.levelname = logging.ERROR, "ERROR"
         elif now - self.noted >= self.window_s:
             self.noted = now
@@ -266,6 +269,23 @@ class Outage(logging.Filter):
             return False
         record.exc_info = record.exc_text = record.stack_info = None
         return True
+
+    def _failing_line(self, now: float) -> tuple[str, tuple[str]]:
+        return (
+            f"{self.server} failing for {now - self.since:.0f}s, retrying: %s"  # type: ignore[operator]
+            f" ({self.held} client errors held back until {self.server} answers again)",
+            (self.first,),
+        )
+
+    def _announce_due(self) -> None:
+        """The scheduled announcement: the outage has lasted ``announce_after_s``."""
+        with self._lock:
+            if self.since is None or self.announced:
+                return
+            now = self.clock()
+            self.announced, self.noted = True, now
+            message, args = self._failing_line(now)
+        log.error(message, *args)
 
     def failing_for(self) -> float | None:
         """Seconds the server has been failing without an answer, once that is an outage
@@ -284,6 +304,9 @@ class Outage(logging.Filter):
                 return
             elapsed, held, announced = self.clock() - self.since, self.held, self.announced
             self.since, self.held, self.announced = None, 0, False
+            cancel, self._cancel = self._cancel, None
+        if cancel is not None:
+            cancel()
         if announced:
             log.warning(
                 "%s answering again after %.0fs (%d client errors held back)",
@@ -386,6 +409,14 @@ def _client_side(exc: BaseException) -> str:
             side = "consumer"
         tb = tb.tb_next
     return side
+
+
+def after(delay_s: float, callback: Callable[[], None]) -> Callable[[], None]:
+    """Run ``callback`` in ``delay_s`` on a daemon timer thread; returns its cancel."""
+    timer = threading.Timer(delay_s, callback)
+    timer.daemon = True
+    timer.start()
+    return timer.cancel
 
 
 class KafkaOutage(Outage):

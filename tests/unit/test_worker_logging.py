@@ -75,6 +75,41 @@ def test_blips_shorter_than_the_announce_delay_print_nothing(
     assert caplog.records == []
 
 
+def test_an_outage_the_client_then_falls_silent_about_is_announced_on_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One failure, then nothing (an idle consumer retrying its connection): the timer
+    says it at the announce delay; a blip cancels the timer and says nothing."""
+    now = [0.0]
+    timers: list[tuple[float, object]] = []
+    cancelled: list[int] = []
+
+    def schedule(delay: float, callback: object) -> object:
+        timers.append((delay, callback))
+        return lambda: cancelled.append(len(timers))
+
+    filt = KafkaOutage(announce_after_s=3, clock=lambda: now[0], schedule=schedule)
+    with caplog.at_level(logging.INFO, logger="pipeline.cli.worker"):
+        assert outage(filt, now, seconds=0.5) == []  # a blip: one failure
+        filt.answered()
+        assert cancelled == [1] and caplog.records == []
+        began = now[0]
+        assert outage(filt, now, seconds=0.5) == []  # one failure, then silence
+        delay, announce = timers[-1]
+        now[0] = began + delay
+        announce()  # type: ignore[operator]
+        assert filt.failing_for() == pytest.approx(3.0)
+        assert outage(filt, now, seconds=1) == []  # said already: held back
+        filt.answered()
+    assert [r.levelno for r in caplog.records] == [logging.ERROR, logging.WARNING]
+    assert (
+        caplog.records[0]
+        .getMessage()
+        .startswith("Kafka failing for 3s, retrying: Unable connect to node with id 1")
+    )
+    assert caplog.records[1].getMessage().startswith("Kafka answering again after 4s")
+
+
 def test_a_long_outage_says_it_is_still_retrying_twice_a_minute() -> None:
     now = [0.0]
     filt = KafkaOutage(window_s=30, announce_after_s=3, clock=lambda: now[0])
