@@ -76,11 +76,13 @@ def start_stack() -> tuple[object | None, str, str]:
     """The servers from the environment, else a local stack in a temporary directory."""
     if os.environ.get("WIREWATCH_KAFKA_BOOTSTRAP") and os.environ.get("WIREWATCH_ES_URL"):
         return None, os.environ["WIREWATCH_KAFKA_BOOTSTRAP"], os.environ["WIREWATCH_ES_URL"]
+    from pipeline.index.templates import hunspell_dictionaries
     from pipeline.stack import scratch_stack
 
     state = Path(tempfile.mkdtemp(prefix="wirewatch-bench-"))
     state.chmod(0o755)  # Elasticsearch runs as another user
-    stack = scratch_stack(state, Settings())
+    # the dictionaries the index templates need (the restart part runs the worker's setup)
+    stack = scratch_stack(state, Settings(), hunspell=hunspell_dictionaries())
     print("starting a local Kafka broker and Elasticsearch node ...", flush=True)
     stack.up()
     stack.state_dir_for_cleanup = state  # type: ignore[attr-defined]
