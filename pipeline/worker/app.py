@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import faust
-from faust.tables import TableManager as FaustTableManager
 from mode import CrashingSupervisor
 from prometheus_client import generate_latest
 
@@ -56,22 +55,6 @@ def instance_id(settings: Settings) -> str:
     return settings.worker_instance_id or f"{socket.gethostname()}-{settings.worker_web_port}"
 
 
-class TableManager(FaustTableManager):
-    """Faust's table manager without its one-second pause before recovery (issue 11.7).
-
-    faust-streaming 0.15.3 sleeps 1 s when the table manager starts, so that tables
-    declared late can still register, then finalizes the tables and starts recovery:
-    a second of every start and restart. Every table here is declared by its stage's
-    ``register`` before the app starts (Faust refuses one declared after finalizing
-    anyway), so there is nothing to wait for.
-    """
-
-    async def on_start(self) -> None:
-        if not self.should_stop:
-            await self._update_channels()
-            await self.recovery.start()
-
-
 def broker_credentials(settings: Settings) -> faust.types.CredentialsT | None:
     protocol = settings.kafka_security_protocol.upper()
     context: ssl.SSLContext | None = None
@@ -108,7 +91,6 @@ def create_app(
         broker=[f"kafka://{host.strip()}" for host in bootstrap_servers(settings).split(",")],
         broker_credentials=broker_credentials(settings),
         agent_supervisor=CrashingSupervisor,
-        TableManager=TableManager,
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",
         # Restart within seconds after kill -9 (11.7): a restarted worker rejoins under its

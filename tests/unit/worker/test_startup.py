@@ -1,5 +1,5 @@
-"""A worker's start (issue 11.7): its clock, its timeline line, what it spawns early and
-the pause it no longer takes (pipeline.worker.startup, enrich_agent, app)."""
+"""A worker's start (issue 11.7): its clock, its timeline line and what it spawns early
+(pipeline.worker.startup, enrich_agent)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 
 from pipeline.settings import Settings
 from pipeline.worker import enrich_agent
-from pipeline.worker.app import TableManager, create_app
 from pipeline.worker.startup import StartTimeline, process_age
 
 
@@ -39,12 +38,6 @@ def test_timeline_line_lists_each_step_in_order() -> None:
     assert line.startswith("start: ready ")
     assert line.index("python and settings") < line.index("app and stages")
     assert f"python and settings {first:.1f}s" in line
-
-
-def test_the_app_recovers_without_faust_s_one_second_pause() -> None:
-    app = create_app(Settings(kafka_bootstrap="127.0.0.1:1", es_url="http://127.0.0.1:1"))
-    assert type(app.tables) is TableManager
-    assert "sleep" not in TableManager.on_start.__code__.co_names
 
 
 @pytest.fixture
