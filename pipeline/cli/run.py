@@ -163,16 +163,10 @@ def command(
         decision, env = _connected(settings)
         settings = decision.settings
         from pipeline.adapters.elastic import make_client
-        from pipeline.adapters.kafka import ensure_topics
-        from pipeline.index.setup import install
+        from pipeline.cli.setup import prepare_servers
 
         # Before any other line: servers that do not answer are the one line to print.
-        ensure_topics(settings)
-        setup_es = make_client(settings)
-        try:
-            install(setup_es, settings)
-        finally:
-            setup_es.close()
+        prepare_servers(settings)
         # Watching reads every topic's keys and the index: as the stack's admin when the
         # servers are managed (no production user may read the dead letters).
         settings = servers.service_settings(decision, servers.STACK_ADMIN)

@@ -9,9 +9,10 @@ import logging
 import click
 
 from pipeline.adapters.elastic import make_client
+from pipeline.adapters.kafka import ensure_topics
 from pipeline.cli.servers import resolve
 from pipeline.index.setup import install, rollover
-from pipeline.settings import get_settings
+from pipeline.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,17 @@ def _kibana_import(url: str) -> None:
     kibana.command.main(
         args=["import", "--url", url], prog_name="wirewatch kibana", standalone_mode=False
     )
+
+
+def prepare_servers(settings: Settings) -> None:
+    """Create missing topics, then the index templates and alias (idempotent, silent): what
+    ``run`` and ``worker --setup`` do before they start, as the setup Job does."""
+    ensure_topics(settings)
+    client = make_client(settings)
+    try:
+        install(client, settings)
+    finally:
+        client.close()
 
 
 @click.command(help=__doc__)
@@ -44,8 +56,6 @@ def _kibana_import(url: str) -> None:
 def command(kafka: bool, elastic: bool, roll: bool, kibana_url: str | None) -> None:
     settings = resolve(get_settings(), kafka=kafka, elasticsearch=elastic, service="setup")
     if kafka:
-        from pipeline.adapters.kafka import ensure_topics
-
         created = ensure_topics(settings)
         click.echo(
             f"kafka: {len(created)} topics created" + (f" ({', '.join(created)})" * bool(created))

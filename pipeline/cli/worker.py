@@ -508,18 +508,8 @@ def command(setup: bool, loglevel: str) -> None:
 
 
 def setup_step() -> Callable[[Settings], None]:
-    """What ``--setup`` runs: create missing topics, then the index templates and alias
-    (idempotent), as the setup Job does."""
-    from pipeline.adapters.elastic import make_client
-    from pipeline.adapters.kafka import ensure_topics
-    from pipeline.index.setup import install
+    """What ``--setup`` runs (pipeline.cli.setup.prepare_servers), its modules imported here,
+    in the calling thread: two threads importing one package can deadlock."""
+    from pipeline.cli.setup import prepare_servers
 
-    def run(settings: Settings) -> None:
-        ensure_topics(settings)
-        client = make_client(settings)
-        try:
-            install(client, settings)
-        finally:
-            client.close()
-
-    return run
+    return prepare_servers
