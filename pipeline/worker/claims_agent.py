@@ -139,9 +139,7 @@ def register(app: faust.App, settings: Settings) -> ClaimState:
                 changes = state.observe(item.record, offset=item.message.offset)
             except Exception as exc:  # a bug one record triggers must not stop the stream
                 log.exception("claim tracking failed on article %s", item.record.article_id)
-                rejected.append(
-                    (item, Rejected(f"{type(exc).__name__}: {exc}", type(exc).__name__))
-                )
+                rejected.append((item, Rejected.of(exc)))
                 continue
             if not changes:
                 CLAIM_EVENTS.labels("replay").inc()

@@ -99,7 +99,7 @@ def register(app: faust.App, settings: Settings) -> DedupStage:
             record = stage.assign(item.record)
         except Exception as exc:  # a bug only this record triggers must not stop the stream
             log.exception("dedup failed on article %s", item.record.id)
-            raise Rejected(f"{type(exc).__name__}: {exc}", type(exc).__name__) from exc
+            raise Rejected.of(exc) from exc
         await deduped.send(key=record.article.id.encode(), value=record.to_json())
         return "processed" if record.story.match == "new" else "duplicate"
 

@@ -92,7 +92,7 @@ def register(app: faust.App, settings: Settings) -> EventsStage:
             record = stage.assign(item.record)
         except Exception as exc:  # a bug only this record triggers must not stop the stream
             log.exception("event clustering failed on article %s", item.record.article.id)
-            raise Rejected(f"{type(exc).__name__}: {exc}", type(exc).__name__) from exc
+            raise Rejected.of(exc) from exc
         await enriched.send(key=item.message.key, value=record.to_json())
         return "processed"
 

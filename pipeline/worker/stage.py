@@ -46,6 +46,11 @@ class Rejected(Exception):
         self.reason = reason
         self.error_type = error_type
 
+    @classmethod
+    def of(cls, exc: Exception) -> Rejected:
+        """A bug only this record triggers, named by its exception."""
+        return cls(f"{type(exc).__name__}: {exc}", type(exc).__name__)
+
 
 class ElasticsearchRejected(Rejected):
     """Elasticsearch refused the document (mapping conflict, strict mapping): will not heal."""
