@@ -175,13 +175,27 @@ async def hold_and_seek(
     return await seek_committed_or_beginning(consumer, committing)
 
 
+#: a hold Faust never ends (no resume_flow after the seek) is released after this long
+HOLD_LIMIT_S = 15.0
+
+
 async def _thread_seek_to_committed(self: Any) -> Any:
     def hold(streams: set[TopicPartition]) -> None:  # at pause time: a release may come first
-        self.__dict__.setdefault("_wirewatch_held", set()).update(streams)
+        held = self.__dict__.setdefault("_wirewatch_held", set())
+        held.update(streams)
+        # a stalled stream is worse than the rare repeat a late release allows
+        self.thread_loop.call_later(HOLD_LIMIT_S, _release_if_still_held, self, held)
 
     return await self.call_thread(
         hold_and_seek, self._ensure_consumer(), self.app.topics.acks_enabled_for, hold
     )
+
+
+def _release_if_still_held(thread: Any, held: set) -> None:
+    if thread.__dict__.get("_wirewatch_held") is held:  # not released, no newer hold
+        thread.__dict__.pop("_wirewatch_held", None)
+        log.warning("stream partitions held %.0fs after a rebalance seek: released", HOLD_LIMIT_S)
+        release(thread._ensure_consumer(), held)
 
 
 def release_held(consumer: Any) -> None:
