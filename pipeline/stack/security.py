@@ -55,15 +55,19 @@ KAFKA_ACLS: dict[str, tuple[Acl, ...]] = {
         ("cluster", "kafka-cluster", "literal", ("Describe",)),
     ),
     "wirewatch-ops": (
+        ("topic", "wirewatch.articles.raw", "literal", ("Read", "Describe")),
+        ("topic", "wirewatch.articles.deduped", "literal", ("Read", "Describe")),
         ("topic", "wirewatch.articles.enriched", "literal", ("Read", "Describe")),
         ("topic", "wirewatch.alert-rules", "literal", ("Read", "Write", "Describe")),
-        ("topic", "wirewatch.dead-letter", "literal", ("Write", "Describe")),
+        ("topic", "wirewatch.dead-letter", "literal", ("Read", "Write", "Describe")),
+        ("group", "wirewatch-worker", "literal", ("Describe",)),
     ),
 }
 
 #: Elasticsearch file-realm users and their roles (the manifests' file-realm Secrets).
 ES_USERS: dict[str, str] = {
     "wirewatch-worker": "wirewatch_writer",
+    "wirewatch-ops": "wirewatch_ops",
     "wirewatch-setup": "wirewatch_setup",
 }
 
@@ -74,6 +78,21 @@ ES_ROLES: dict[str, dict[str, Any]] = {
             {
                 "names": ["wirewatch-*"],
                 "privileges": ["read", "write", "create_index", "view_index_metadata"],
+            }
+        ],
+    },
+    "wirewatch_ops": {
+        "cluster": ["monitor"],
+        "indices": [
+            {
+                "names": ["wirewatch-*"],
+                "privileges": [
+                    "read",
+                    "write",
+                    "create_index",
+                    "view_index_metadata",
+                    "maintenance",
+                ],
             }
         ],
     },
@@ -100,12 +119,12 @@ class Identity:
 
 
 #: Services as the manifests run them: the poller, the worker, the setup Job and operators'
-#: Jobs (replay, alert rules); `search` reads with the worker's Elasticsearch user.
+#: Jobs and commands (replay, audit, alert rules, search).
 SERVICES: dict[str, Identity] = {
     "poller": Identity("wirewatch-poller", None),
     "worker": Identity("wirewatch-worker", "wirewatch-worker"),
     "setup": Identity("wirewatch-setup", "wirewatch-setup"),
-    "ops": Identity("wirewatch-ops", "wirewatch-worker"),
+    "ops": Identity("wirewatch-ops", "wirewatch-ops"),
 }
 
 
@@ -120,16 +139,22 @@ class Credentials:
         self._passwords: dict[str, str] | None = None
 
     def ensure(self) -> None:
-        if self.path.is_file():
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.parent.chmod(0o700)
+        """Make the file, or add passwords for users a newer release introduced."""
         names = (
             {f"kafka:{name}" for name in (KAFKA_ADMIN, *KAFKA_ACLS)}
             | {f"es:{name}" for name in (ES_ADMIN, *ES_USERS)}
             | {_KEYSTORE}
         )
-        passwords = {name: secrets.token_urlsafe(24) for name in sorted(names)}
+        passwords: dict[str, str] = {}
+        if self.path.is_file():
+            passwords = json.loads(self.path.read_text())
+            if names <= passwords.keys():
+                return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.chmod(0o700)
+        for name in sorted(names - passwords.keys()):
+            passwords[name] = secrets.token_urlsafe(24)
+        self._passwords = None
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:

@@ -49,6 +49,7 @@ OPERATOR_SECRETS = {
     "wirewatch-kb-http-certs-public",
     "wirewatch-es-worker",
     "wirewatch-es-setup",
+    "wirewatch-es-ops",
 }
 # Made by operators from files in the repository (docs/operations.md, "Install").
 OPERATOR_CONFIGMAPS = {"wirewatch-hunspell-en-us"}

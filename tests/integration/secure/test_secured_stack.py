@@ -77,6 +77,14 @@ def test_the_flow_runs_end_to_end_as_each_service(secured: Secured) -> None:
     assert found.returncode == 0, found.stderr
     assert "Putin" in found.stdout and "Kursk" in found.stdout, found.stdout
 
+    # The operators' accounting runs as the operators' user: it reads every stage topic,
+    # the dead letters and the worker group's offsets (ACLs the manifests grant it).
+    audit = secured.wirewatch("audit", "--json")
+    assert audit.returncode == 0, audit.stderr
+    report = json.loads(audit.stdout)
+    assert report["articles"] > 0 and report["lost"] == 0 and report["duplicated"] == 0, report
+    assert report["indexed"] + report["story_duplicates"] > 0, report
+
     # The alert agent fired for the rule and indexed the alert (read as the worker's user,
     # which may not refresh: the index refreshes itself within a second).
     es = make_client(_as(secured, "worker"))
@@ -112,7 +120,7 @@ def test_a_wrong_kafka_password_is_one_line(secured: Secured) -> None:
 def test_a_wrong_elasticsearch_password_is_one_line(secured: Secured) -> None:
     env = _configured(secured, "ops", WIREWATCH_ES_PASSWORD="not-the-password")
     done = secured.wirewatch("search", "Kursk", env=env)
-    _one_line(done, "WIREWATCH_ES_PASSWORD", "'wirewatch-worker'")
+    _one_line(done, "WIREWATCH_ES_PASSWORD", "'wirewatch-ops'")
     assert done.returncode == 2
 
 

@@ -126,3 +126,20 @@ def test_a_state_dir_keeps_its_security(tmp_path: Path) -> None:
     with pytest.raises(StackError, match=r"made plain, not secured.*down --purge"):
         LocalStack(tmp_path / "stack", cache_dir=tmp_path, secure=True).check_same_security()
     assert plain.service_settings("worker") == {}
+
+
+def test_credentials_gain_the_users_a_newer_release_adds(tmp_path: Path) -> None:
+    path = tmp_path / "secrets" / "credentials.json"
+    credentials = security.Credentials(path)
+    credentials.ensure()
+    kept = json.loads(path.read_text())
+    older = {k: v for k, v in kept.items() if k != "es:wirewatch-ops"}
+    path.write_text(json.dumps(older))
+
+    upgraded = security.Credentials(path)
+    upgraded.ensure()
+    now = json.loads(path.read_text())
+    assert now.keys() == kept.keys()
+    assert {k: now[k] for k in older} == older  # existing passwords unchanged
+    assert upgraded.es("wirewatch-ops") == now["es:wirewatch-ops"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
