@@ -45,6 +45,8 @@ from pipeline.records import EnrichedArticle, utcnow
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
+#: retries of an unreachable node: the worker shows them as one outage (down, back)
+connection_log = logging.getLogger(f"{__name__}.connection")
 
 DOCUMENTS = Counter(
     "wirewatch_index_documents_total", "Articles the index sink finished with", ["status"]
@@ -156,11 +158,13 @@ class BulkWriter(Generic[R]):
                 )
             except (TransportConnectionError, ConnectionTimeout) as exc:
                 retry_reason = f"connection: {exc.__class__.__name__}"
+                retry_log = connection_log
             except ApiError as exc:
                 if exc.meta.status not in RETRYABLE_STATUS:
                     raise SinkError(f"bulk request refused: {exc.meta.status} {exc}") from exc
-                retry_reason = f"HTTP {exc.meta.status}"
+                retry_reason, retry_log = f"HTTP {exc.meta.status}", log
             else:
+                retry_log = log
                 pending, retry_reason = self._sort_items(pending, response, result)
                 extra_ops = []
                 if not pending:
@@ -174,7 +178,7 @@ class BulkWriter(Generic[R]):
             RETRIES.inc()
             delay = min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2 ** (attempt - 1))
             delay = min(delay * random.uniform(0.5, 1.0), max(0.0, deadline - time.monotonic()))
-            log.warning(
+            retry_log.warning(
                 "bulk: retrying %d documents in %.2fs (attempt %d, %s)",
                 len(pending),
                 delay,

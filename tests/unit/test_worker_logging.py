@@ -147,12 +147,38 @@ def test_our_own_records_and_client_info_lines_are_never_held_back() -> None:
         assert filt.filter(record("aiokafka.consumer", "joined group", level=logging.INFO))
 
 
+class _Committing:
+    """What the sensor reads of Faust's consumer: the offsets it last committed."""
+
+    def __init__(self) -> None:
+        self._committed_offset: dict[str, int | None] = {"raw-0": 5}
+
+    def commit(self, sensor: KafkaAnswers, moved: bool) -> None:
+        state = sensor.on_commit_initiated(self)
+        if moved:
+            self._committed_offset["raw-0"] = (self._committed_offset["raw-0"] or 0) + 1
+        sensor.on_commit_completed(self, state)
+
+
+def test_only_a_commit_that_moved_offsets_is_kafka_answering() -> None:
+    """Faust's commit timer completes every 2.8 s with nothing to commit, broker or not."""
+    filt = KafkaOutage(clock=lambda: 0.0)
+    sensor = KafkaAnswers(filt)
+    consumer = _Committing()
+    filt.filter(record("aiokafka", "down"))
+    consumer.commit(sensor, moved=False)
+    assert filt.since is not None  # still an outage
+    consumer.commit(sensor, moved=True)
+    assert filt.since is None
+
+
 def test_the_sensor_reports_kafka_answering() -> None:
     filt = KafkaOutage(clock=lambda: 0.0)
     sensor = KafkaAnswers(filt)
+    consumer = _Committing()
     for signal in (
         lambda: sensor.on_message_in(None, 1, None),
-        lambda: sensor.on_commit_completed(None, None),
+        lambda: consumer.commit(sensor, moved=True),
         lambda: sensor.on_send_completed(None, None, None),
         lambda: sensor.on_assignment_completed(None, None),
     ):
