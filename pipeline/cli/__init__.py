@@ -7,6 +7,7 @@ and name it in COMMANDS.
 from __future__ import annotations
 
 import importlib
+import io
 import logging
 import sys
 
@@ -89,6 +90,11 @@ def cli(verbose: int) -> None:
     broker and Elasticsearch node that `wirewatch stack up` manages under $WIREWATCH_HOME
     (default ~/.wirewatch).
     """
+    # A log file or pipe gets each line as it is written: block buffering loses the last
+    # lines of a process killed -9 or OOM-killed, the ones an operator needs (Faust logs to
+    # stdout; the worker's and poller's files under `wirewatch run`).
+    if isinstance(sys.stdout, io.TextIOWrapper) and not sys.stdout.line_buffering:
+        sys.stdout.reconfigure(line_buffering=True)
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(
         level=max(level, logging.DEBUG),

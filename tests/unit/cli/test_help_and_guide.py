@@ -8,7 +8,10 @@ while the code uses $WIREWATCH_HOME); every `wirewatch ...` command the guide sh
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,3 +124,22 @@ def test_every_command_the_guide_shows_exists() -> None:
             assert sub in command.list_commands(ctx), (
                 f"operations.md shows `wirewatch {name} {sub}`: no such subcommand"
             )
+
+
+def test_output_to_a_file_is_written_line_by_line(tmp_path: Path) -> None:
+    """A worker killed -9 keeps every line it logged (Faust logs to stdout): no block buffer."""
+    script = (
+        "import os, sys\n"
+        "from pipeline.cli import cli\n"
+        "try:\n"
+        "    cli(['schemas', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('the last line before a kill')\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    out = tmp_path / "out.log"
+    with out.open("wb") as sink:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+        subprocess.run([sys.executable, "-c", script], stdout=sink, env=env, check=False)
+    assert out.read_text().endswith("the last line before a kill\n")
