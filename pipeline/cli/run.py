@@ -138,8 +138,20 @@ def choose_feeds(
     type=click.IntRange(0),
     help="Restarts of a crashed worker or poller in a row before run gives up (exit 1).",
 )
+@click.option(
+    "--worker-loglevel",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+    help="Level of worker.log (debug or info to follow a problem; warning keeps it to faults).",
+)
 def command(
-    feeds_file: Path | None, sample_feeds: bool, once: bool, timeout: float, max_restarts: int
+    feeds_file: Path | None,
+    sample_feeds: bool,
+    once: bool,
+    timeout: float,
+    max_restarts: int,
+    worker_loglevel: str,
 ) -> None:
     """Run the whole pipeline: managed stack (unless servers are set), poller and worker.
 
@@ -180,7 +192,7 @@ def command(
 
     logs = settings.home / "logs"
     supervisor = Supervisor(env=env, say=say, max_restarts=max_restarts)
-    worker_args = ["worker", "--no-setup", "--loglevel", "warning"]
+    worker_args = ["worker", "--no-setup", "--loglevel", worker_loglevel]
     worker_env = servers.service_env(decision, "worker")
     supervisor.add("worker", worker_args, logs / "worker.log", env=worker_env)
     poll_args = ["poll", "--feeds", str(feeds), "--quiet"] + (["--once"] if once else [])

@@ -446,7 +446,11 @@ class Soak:
             "SOAK_HOOK_SECRET",
         )
         feeds = self.site.feeds_file(self.workdir / "feeds.yaml")
-        self.run = Run(self.env, self.workdir / "run.out", "--feeds", str(feeds))
+        # WIREWATCH_TEST_LOGLEVEL=debug to read a failure (the log assertions then fail)
+        level = os.environ.get("WIREWATCH_TEST_LOGLEVEL", "warning")
+        self.run = Run(
+            self.env, self.workdir / "run.out", "--feeds", str(feeds), "--worker-loglevel", level
+        )
         self.run.wait_for("worker and poller started", timeout=180)
 
     # --- observations ------------------------------------------------------------------------
